@@ -1,0 +1,278 @@
+//! Configuration in two phases: the command line and environment (`ServeArgs`, clap) plus an
+//! optional TOML file (`RawConfig`) are resolved into one validated `Config`.
+//!
+//! Environment and flags win over the file. Secrets are held in `Secret`, whose `Debug` prints
+//! nothing, so a config dump can never leak a provider key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+use crate::catalog::{Catalog, RawModel};
+use crate::providers::ProviderKind;
+
+/// Command line of the `arouter` binary.
+#[derive(Debug, Parser)]
+#[command(name = "arouter", version, about = "Self-hosted LLM gateway compatible with the ARouter / OpenRouter API")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Run only the mock upstreams (fake OpenAI API) for testing your own app offline.
+    Mock(MockArgs),
+}
+
+/// Flags of `arouter serve`; each has an environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AROUTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Database URL; SQLite file created if missing.
+    #[arg(long, env = "AROUTER_DATABASE_URL", default_value = "sqlite://arouter.db")]
+    pub database_url: String,
+    /// Bootstrap management key (`lr_mgmt_…`), kept in memory only.
+    #[arg(long, env = "AROUTER_MANAGEMENT_KEY", hide_env_values = true)]
+    pub management_key: Option<String>,
+    /// TOML file with providers, models, prices and timeouts.
+    #[arg(long, env = "AROUTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Serve against the built-in mock upstreams instead of the real providers (offline demo).
+    #[arg(long, env = "AROUTER_MOCK_UPSTREAMS")]
+    pub mock_upstreams: bool,
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    pub anthropic_api_key: Option<String>,
+    #[arg(long, env = "ANTHROPIC_BASE_URL")]
+    pub anthropic_base_url: Option<String>,
+    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true)]
+    pub gemini_api_key: Option<String>,
+    #[arg(long, env = "GEMINI_BASE_URL")]
+    pub gemini_base_url: Option<String>,
+}
+
+/// Flags of `arouter mock`.
+#[derive(Debug, Clone, Args)]
+pub struct MockArgs {
+    #[arg(long, env = "AROUTER_MOCK_LISTEN", default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+    /// Delay between streamed chunks, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub chunk_delay_ms: u64,
+}
+
+/// The config file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub providers: RawProviders,
+    #[serde(default)]
+    pub models: Vec<RawModel>,
+    /// Let keys with a spend limit use models that have no price (they cost 0).
+    pub allow_unpriced_models: Option<bool>,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProviders {
+    pub openai: Option<RawProvider>,
+    pub anthropic: Option<RawProvider>,
+    pub google: Option<RawProvider>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the provider key.
+    pub api_key_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    pub connect_secs: Option<u64>,
+    /// Longest wait for an upstream's response headers (or first byte of a stream).
+    pub first_byte_secs: Option<u64>,
+}
+
+/// A secret string whose `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// One upstream provider, resolved.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// The slug used in model ids and allow-lists (`openai`).
+    pub id: String,
+    pub kind: ProviderKind,
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+    /// `None` means the provider answers 503 "not configured".
+    pub api_key: Option<Secret>,
+}
+
+/// Upstream timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        // Long reasoning models can think for minutes before their first byte.
+        Self { connect: Duration::from_secs(10), first_byte: Duration::from_secs(600) }
+    }
+}
+
+/// Validated configuration the gateway runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub management_key: Option<Secret>,
+    pub mock_upstreams: bool,
+    pub providers: Vec<ProviderConfig>,
+    pub catalog: Catalog,
+    pub allow_unpriced_models: bool,
+    pub timeouts: Timeouts,
+}
+
+/// A configuration problem, reported before the gateway starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("config: {0}")]
+    Invalid(String),
+    #[error("config: {0}")]
+    Catalog(#[from] crate::catalog::CatalogError),
+}
+
+impl Config {
+    /// A config for tests and embedding: SQLite in memory, no providers configured.
+    pub fn for_tests() -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 0).into(),
+            database_url: "sqlite::memory:".into(),
+            management_key: None,
+            mock_upstreams: false,
+            providers: builtin_providers(),
+            catalog: Catalog::builtin(),
+            allow_unpriced_models: false,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// The provider with this slug.
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    pub fn provider_mut(&mut self, id: &str) -> Option<&mut ProviderConfig> {
+        self.providers.iter_mut().find(|p| p.id == id)
+    }
+}
+
+fn builtin_providers() -> Vec<ProviderConfig> {
+    let p = |id: &str, kind, base: &str| ProviderConfig { id: id.into(), kind, base_url: base.into(), api_key: None };
+    vec![
+        p("openai", ProviderKind::OpenAi, "https://api.openai.com/v1"),
+        p("anthropic", ProviderKind::Anthropic, "https://api.anthropic.com"),
+        p("google", ProviderKind::Gemini, "https://generativelanguage.googleapis.com"),
+    ]
+}
+
+impl RawConfig {
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+    }
+
+    /// Combines the file with flags and environment into a validated `Config`.
+    pub fn resolve(self, args: &ServeArgs) -> Result<Config, ConfigError> {
+        let mut providers = builtin_providers();
+        let from_args = [
+            ("openai", &self.providers.openai, &args.openai_base_url, &args.openai_api_key),
+            ("anthropic", &self.providers.anthropic, &args.anthropic_base_url, &args.anthropic_api_key),
+            ("google", &self.providers.google, &args.gemini_base_url, &args.gemini_api_key),
+        ];
+        for (id, file, base_url, api_key) in from_args {
+            let provider = providers.iter_mut().find(|p| p.id == id).expect("built-in provider");
+            let file_key = file.as_ref().and_then(|f| f.api_key_env.as_deref()).and_then(|var| std::env::var(var).ok());
+            let file_base = file.as_ref().and_then(|f| f.base_url.clone());
+            if let Some(base) = base_url.clone().or(file_base) {
+                provider.base_url = validate_base_url(id, &base)?;
+            }
+            provider.api_key = api_key.clone().or(file_key).filter(|k| !k.is_empty()).map(Secret);
+        }
+
+        let management_key = match &args.management_key {
+            Some(key) if !key.starts_with(crate::keys::secret::MGMT_PREFIX) || key.len() < 24 => {
+                return Err(ConfigError::Invalid(
+                    "AROUTER_MANAGEMENT_KEY must start with 'lr_mgmt_' and be at least 24 characters".into(),
+                ));
+            }
+            other => other.clone().map(Secret),
+        };
+
+        let mut catalog = Catalog::builtin();
+        catalog.merge(self.models)?;
+        let defaults = Timeouts::default();
+        Ok(Config {
+            listen: args.listen,
+            database_url: args.database_url.clone(),
+            management_key,
+            mock_upstreams: args.mock_upstreams,
+            providers,
+            catalog,
+            allow_unpriced_models: self.allow_unpriced_models.unwrap_or(false),
+            timeouts: Timeouts {
+                connect: self.timeouts.connect_secs.map_or(defaults.connect, Duration::from_secs),
+                first_byte: self.timeouts.first_byte_secs.map_or(defaults.first_byte, Duration::from_secs),
+            },
+        })
+    }
+}
+
+fn validate_base_url(provider: &str, url: &str) -> Result<String, ConfigError> {
+    let trimmed = url.trim_end_matches('/');
+    match reqwest::Url::parse(trimmed) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(trimmed.to_owned()),
+        _ => Err(ConfigError::Invalid(format!("base URL of provider '{provider}' must be an http(s) URL"))),
+    }
+}
+
+impl ServeArgs {
+    /// Reads the config file named by `--config`/`AROUTER_CONFIG`, if any, and resolves.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let raw = match &self.config {
+            Some(path) => RawConfig::from_file(path)?,
+            None => RawConfig::default(),
+        };
+        raw.resolve(self)
+    }
+}

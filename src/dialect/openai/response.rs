@@ -1,0 +1,150 @@
+//! Upstream OpenAI responses on their way back: `id` and `model` replaced by the gateway's,
+//! `usage` gaining `cost`, everything else byte for byte.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::usage;
+use crate::dialect::raw::RawObject;
+use crate::usage::{Pricing, Usage, estimate_tokens};
+
+/// The upstream answered 2xx with something that is not the expected JSON object.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid response from upstream: {0}")]
+pub struct InvalidResponse(pub String);
+
+/// A rewritten response and what it used.
+#[derive(Debug)]
+pub struct Rewritten {
+    pub body: Vec<u8>,
+    pub usage: Usage,
+    /// True when the upstream sent no usage and `usage` is the gateway's estimate.
+    pub estimated: bool,
+    pub cost_nano: i64,
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow)]
+    finish_reason: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<Message<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
+}
+
+/// What to put in place of the upstream's identity fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    /// The gateway's generation id.
+    pub id: &'a str,
+    /// The public model id.
+    pub model: &'a str,
+    pub pricing: Option<&'a Pricing>,
+    /// Bytes of prompt, for an estimate if the upstream reports no usage.
+    pub prompt_bytes: usize,
+}
+
+impl Identity<'_> {
+    pub fn cost(&self, usage: &Usage) -> i64 {
+        self.pricing.map_or(0, |p| p.cost(usage))
+    }
+}
+
+/// Rewrites a `chat.completion` body.
+pub fn rewrite_completion(bytes: &[u8], who: Identity<'_>) -> Result<Rewritten, InvalidResponse> {
+    let mut body = RawObject::parse(bytes).map_err(|e| InvalidResponse(e.to_string()))?;
+    let choices: Vec<Choice> = body
+        .get("choices")
+        .map(|raw| serde_json::from_str(raw.get()))
+        .transpose()
+        .map_err(|_| InvalidResponse("'choices' is not an array of choices".into()))?
+        .ok_or_else(|| InvalidResponse("no 'choices'".into()))?;
+    let finish_reason = choices.first().and_then(|c| c.finish_reason.as_deref()).map(str::to_owned);
+    let content_bytes: usize =
+        choices.iter().filter_map(|c| c.message.as_ref()?.content).map(|c| c.get().len()).sum();
+    drop(choices);
+
+    body.set_value("id", who.id);
+    body.set_value("model", who.model);
+    if body.get("system_fingerprint").is_none() {
+        body.set_value("system_fingerprint", &serde_json::Value::Null);
+    }
+    let (usage, estimated, cost_nano) = settle_usage(&mut body, who, content_bytes);
+    Ok(Rewritten { body: body.to_vec(), usage, estimated, cost_nano, finish_reason })
+}
+
+/// Rewrites an embeddings `list` body.
+pub fn rewrite_embeddings(bytes: &[u8], who: Identity<'_>) -> Result<Rewritten, InvalidResponse> {
+    let mut body = RawObject::parse(bytes).map_err(|e| InvalidResponse(e.to_string()))?;
+    if body.get("data").is_none() {
+        return Err(InvalidResponse("no 'data'".into()));
+    }
+    body.set_value("id", who.id);
+    body.set_value("model", who.model);
+    let (usage, estimated, cost_nano) = settle_usage(&mut body, who, 0);
+    Ok(Rewritten { body: body.to_vec(), usage, estimated, cost_nano, finish_reason: None })
+}
+
+/// Reads `usage` (or estimates it), prices it, and writes it back with `cost`.
+fn settle_usage(body: &mut RawObject<'_>, who: Identity<'_>, completion_bytes: usize) -> (Usage, bool, i64) {
+    match body.get("usage").and_then(|raw| Some((usage::parse(raw)?, raw))) {
+        Some((usage, raw)) => {
+            let cost = who.cost(&usage);
+            let with_cost = usage::with_cost(raw, cost);
+            body.set("usage", with_cost);
+            (usage, false, cost)
+        }
+        None => {
+            let usage = Usage {
+                prompt_tokens: estimate_tokens(who.prompt_bytes),
+                completion_tokens: estimate_tokens(completion_bytes),
+                ..Usage::default()
+            };
+            let cost = who.cost(&usage);
+            body.set_value("usage", &usage::render(&usage, cost));
+            (usage, true, cost)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::pricing::parse_usd;
+
+    fn pricing() -> Pricing {
+        Pricing { prompt: parse_usd("2.5").unwrap(), completion: parse_usd("10").unwrap(), cache_read: None, cache_write: None }
+    }
+
+    #[test]
+    fn replaces_identity_and_prices_usage() {
+        let upstream = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-5.4-2026","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":100,"total_tokens":1100},"service_tier":"default"}"#;
+        let p = pricing();
+        let who = Identity { id: "gen-1-abc", model: "openai/gpt-5.4", pricing: Some(&p), prompt_bytes: 0 };
+        let out = rewrite_completion(upstream, who).unwrap();
+        assert_eq!(out.cost_nano, 2_500 * 1000 + 10_000 * 100);
+        assert_eq!(out.finish_reason.as_deref(), Some("stop"));
+        let text = String::from_utf8(out.body).unwrap();
+        assert_eq!(
+            text,
+            r#"{"id":"gen-1-abc","object":"chat.completion","created":1,"model":"openai/gpt-5.4","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":100,"total_tokens":1100,"cost":0.0035,"is_byok":false},"service_tier":"default","system_fingerprint":null}"#
+        );
+    }
+
+    #[test]
+    fn missing_usage_is_estimated_and_bad_bodies_are_refused() {
+        let upstream = br#"{"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"12345678"},"finish_reason":"stop"}]}"#;
+        let who = Identity { id: "gen", model: "openai/m", pricing: None, prompt_bytes: 40 };
+        let out = rewrite_completion(upstream, who).unwrap();
+        assert!(out.estimated);
+        assert_eq!((out.usage.prompt_tokens, out.usage.completion_tokens), (10, 3));
+        assert!(rewrite_completion(b"<html>oops</html>", who).is_err());
+        assert!(rewrite_completion(br#"{"id":"x"}"#, who).is_err());
+    }
+}

@@ -1,0 +1,267 @@
+//! Same-format stream rewriting: each upstream `chat.completion.chunk` keeps its bytes except
+//! `id`, `model` and `usage` (which gains `cost`). A stateful struct, fed one SSE frame at a
+//! time, that also meters usage on the way through.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::response::Identity;
+use super::usage;
+use crate::dialect::raw::RawObject;
+use crate::error::{ApiError, ErrorKind};
+use crate::sse::{self, SseFrame};
+use crate::usage::{Pricing, Usage, estimate_tokens};
+
+/// What one upstream frame turns into.
+#[derive(Debug)]
+pub enum Step {
+    /// Bytes for the client (may be empty when a frame is swallowed).
+    Forward(Bytes),
+    /// The upstream finished with `[DONE]`; these are the last bytes.
+    Done(Bytes),
+    /// The upstream reported an error in-band, or sent garbage; these bytes (a final error
+    /// chunk) end the stream.
+    Failed(Bytes, ApiError),
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow)]
+    delta: Option<Delta<'a>>,
+    #[serde(borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_calls: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reasoning: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct UpstreamError<'a> {
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+/// Rewrites a same-format OpenAI stream and meters it.
+#[derive(Debug)]
+pub struct StreamRewriter {
+    id: String,
+    model: String,
+    pricing: Option<Pricing>,
+    prompt_bytes: usize,
+    /// Whether the client gets the final `choices: []` usage chunk.
+    wants_usage_chunk: bool,
+    /// `created` of the upstream chunks, reused for a gateway-made error chunk.
+    created: i64,
+    usage: Option<Usage>,
+    /// Bytes of generated content seen, for an estimate if usage never arrives.
+    generated_bytes: usize,
+    finish_reason: Option<String>,
+    /// Whether any chunk reached the client (fallback is only possible before that).
+    forwarded_any: bool,
+}
+
+/// The metered result of a stream, however it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metered {
+    pub usage: Usage,
+    pub estimated: bool,
+    pub cost_nano: i64,
+    pub finish_reason: Option<String>,
+}
+
+impl StreamRewriter {
+    pub fn new(who: Identity<'_>, wants_usage_chunk: bool, created: i64) -> Self {
+        Self {
+            id: who.id.to_owned(),
+            model: who.model.to_owned(),
+            pricing: who.pricing.copied(),
+            prompt_bytes: who.prompt_bytes,
+            wants_usage_chunk,
+            created,
+            usage: None,
+            generated_bytes: 0,
+            finish_reason: None,
+            forwarded_any: false,
+        }
+    }
+
+    pub fn forwarded_any(&self) -> bool {
+        self.forwarded_any
+    }
+
+    /// Handles one upstream frame.
+    pub fn push(&mut self, frame: &SseFrame) -> Step {
+        if frame.data == "[DONE]" {
+            return Step::Done(Bytes::from_static(sse::DONE));
+        }
+        let mut chunk = match RawObject::parse(frame.data.as_bytes()) {
+            Ok(chunk) => chunk,
+            Err(_) => return self.fail(ApiError::new(ErrorKind::UpstreamFailed, "invalid stream event from upstream")),
+        };
+        if let Some(raw) = chunk.get("error") {
+            let message = serde_json::from_str::<UpstreamError>(raw.get()).ok().and_then(|e| e.message);
+            tracing::debug!(upstream_message = ?message, "upstream reported an error mid-stream");
+            return self.fail(ApiError::new(ErrorKind::UpstreamFailed, "upstream error during streaming"));
+        }
+        if let Some(created) = chunk.get("created").and_then(|c| c.get().parse().ok()) {
+            self.created = created;
+        }
+        let mut has_choices = false;
+        if let Some(raw) = chunk.get("choices") {
+            if let Ok(choices) = serde_json::from_str::<Vec<Choice>>(raw.get()) {
+                has_choices = !choices.is_empty();
+                for choice in &choices {
+                    if let Some(delta) = &choice.delta {
+                        for part in [delta.content, delta.tool_calls, delta.reasoning].into_iter().flatten() {
+                            if part.get() != "null" {
+                                self.generated_bytes += part.get().len();
+                            }
+                        }
+                    }
+                    if let Some(reason) = &choice.finish_reason {
+                        self.finish_reason = Some(reason.as_ref().to_owned());
+                    }
+                }
+            }
+        }
+        let mut carries_usage = false;
+        if let Some((usage, raw)) = chunk.get("usage").and_then(|raw| Some((usage::parse(raw)?, raw))) {
+            let cost = self.pricing.map_or(0, |p| p.cost(&usage));
+            let priced = usage::with_cost(raw, cost);
+            chunk.set("usage", priced);
+            self.usage = Some(usage);
+            carries_usage = true;
+        }
+        if carries_usage && !has_choices && !self.wants_usage_chunk {
+            return Step::Forward(Bytes::new());
+        }
+        chunk.set_value("id", self.id.as_str());
+        chunk.set_value("model", self.model.as_str());
+        self.forwarded_any = true;
+        Step::Forward(sse::data_frame(&chunk.to_vec()))
+    }
+
+    /// The upstream closed without `[DONE]`: the final error chunk to send.
+    pub fn cut_short(&mut self) -> (Bytes, ApiError) {
+        match self.fail(ApiError::new(ErrorKind::UpstreamFailed, "upstream stream ended unexpectedly")) {
+            Step::Failed(bytes, err) => (bytes, err),
+            _ => unreachable!("fail always returns Step::Failed"),
+        }
+    }
+
+    /// A gateway-made final chunk carrying `err` (OpenRouter's mid-stream error shape).
+    pub fn error_chunk(&self, err: &ApiError) -> Bytes {
+        let mut body = err.body();
+        body["id"] = self.id.as_str().into();
+        body["object"] = "chat.completion.chunk".into();
+        body["created"] = self.created.into();
+        body["model"] = self.model.as_str().into();
+        body["choices"] = serde_json::json!([{ "index": 0, "delta": { "content": "" }, "finish_reason": "error" }]);
+        sse::data_frame(&serde_json::to_vec(&body).expect("JSON value serialises"))
+    }
+
+    fn fail(&mut self, err: ApiError) -> Step {
+        self.finish_reason = Some("error".into());
+        Step::Failed(self.error_chunk(&err), err)
+    }
+
+    /// Usage and cost of everything seen so far; estimated when the upstream sent none.
+    pub fn metered(&self) -> Metered {
+        let (usage, estimated) = match self.usage {
+            Some(usage) => (usage, false),
+            None => (
+                Usage {
+                    prompt_tokens: estimate_tokens(self.prompt_bytes),
+                    completion_tokens: estimate_tokens(self.generated_bytes),
+                    ..Usage::default()
+                },
+                true,
+            ),
+        };
+        let cost_nano = self.pricing.map_or(0, |p| p.cost(&usage));
+        Metered { usage, estimated, cost_nano, finish_reason: self.finish_reason.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::SseDecoder;
+
+    const UPSTREAM: &str = concat!(
+        "data: {\"id\":\"chatcmpl-9\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"gpt-5.4-x\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}\n\n",
+        "data: {\"id\":\"chatcmpl-9\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"gpt-5.4-x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}],\"usage\":null}\n\n",
+        "data: {\"id\":\"chatcmpl-9\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"gpt-5.4-x\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n",
+        "data: {\"id\":\"chatcmpl-9\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"gpt-5.4-x\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,\"total_tokens\":12}}\n\n",
+        "data: [DONE]\n\n",
+    );
+
+    fn frames(text: &str) -> Vec<SseFrame> {
+        let mut out = Vec::new();
+        SseDecoder::default().push(text.as_bytes(), &mut out).unwrap();
+        out
+    }
+
+    fn run(wants_usage: bool) -> (String, StreamRewriter) {
+        let pricing = Pricing { prompt: 1_000_000_000, completion: 2_000_000_000, ..Pricing::default() };
+        let who = Identity { id: "gen-7-x", model: "openai/gpt-5.4", pricing: Some(&pricing), prompt_bytes: 0 };
+        let mut rw = StreamRewriter::new(who, wants_usage, 0);
+        let mut out = String::new();
+        for frame in frames(UPSTREAM) {
+            match rw.push(&frame) {
+                Step::Forward(b) | Step::Done(b) => out.push_str(std::str::from_utf8(&b).unwrap()),
+                Step::Failed(..) => panic!("unexpected failure"),
+            }
+        }
+        (out, rw)
+    }
+
+    #[test]
+    fn rewrites_identity_prices_usage_and_ends_with_done() {
+        let (out, rw) = run(true);
+        let events: Vec<&str> = out.split("\n\n").filter(|s| !s.is_empty()).collect();
+        assert_eq!(events.len(), 5);
+        assert!(events[1].contains(r#""id":"gen-7-x""#) && events[1].contains(r#""model":"openai/gpt-5.4""#));
+        assert!(events[1].contains(r#""delta":{"content":"Hel"}"#));
+        assert!(events[3].contains(r#""choices":[]"#), "{}", events[3]);
+        assert!(events[3].contains(r#""cost":0.000014"#), "{}", events[3]);
+        assert_eq!(events[4], "data: [DONE]");
+        let m = rw.metered();
+        assert_eq!((m.usage.prompt_tokens, m.usage.completion_tokens, m.cost_nano, m.estimated), (10, 2, 14_000, false));
+        assert_eq!(m.finish_reason.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn usage_chunk_is_dropped_when_the_client_opted_out_but_still_metered() {
+        let (out, rw) = run(false);
+        assert!(!out.contains(r#""choices":[]"#));
+        assert_eq!(rw.metered().usage.completion_tokens, 2);
+    }
+
+    #[test]
+    fn in_band_errors_and_garbage_end_the_stream_with_an_error_chunk() {
+        let who = Identity { id: "gen-1", model: "openai/m", pricing: None, prompt_bytes: 8 };
+        let mut rw = StreamRewriter::new(who, true, 5);
+        let frame = SseFrame { event: None, data: r#"{"error":{"message":"secret upstream detail at api.internal"}}"#.into() };
+        let Step::Failed(bytes, err) = rw.push(&frame) else { panic!("expected failure") };
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.contains(r#""finish_reason":"error""#) && text.contains(r#""code":502"#));
+        assert!(!text.contains("api.internal"));
+        assert_eq!(err.kind, ErrorKind::UpstreamFailed);
+        let garbage = SseFrame { event: None, data: "{not json".into() };
+        assert!(matches!(rw.push(&garbage), Step::Failed(..)));
+        let m = rw.metered();
+        assert!(m.estimated);
+        assert_eq!(m.usage.prompt_tokens, 2);
+    }
+}

@@ -1,0 +1,158 @@
+//! One error type for everything a client can be told, with its HTTP status and wire `type`
+//! in one table (`ErrorKind::status`/`ErrorKind::wire_type`).
+//!
+//! Handlers return `Result<_, ApiError>`; the error renders itself in the OpenAI/ARouter shape
+//! `{"error":{"message","type","code"}}`, where `code` is the integer HTTP status as
+//! OpenRouter's SDKs expect. Messages never carry upstream hostnames or secrets: 5xx that are our
+//! own fault say "internal error", and upstream text only reaches debug logs.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The closed set of failures a client can see. The status and `type` of each live in one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Malformed or invalid input (400 `invalid_request_error`).
+    BadRequest,
+    /// Missing, unknown, disabled, deleted or expired key (401).
+    Unauthenticated,
+    /// Key spend limit exhausted (402 `payment_required`).
+    PaymentRequired,
+    /// Wrong key type or allow-list violation (403 `forbidden_error`).
+    Forbidden,
+    /// Unknown resource (404).
+    NotFound,
+    /// Body over the 10 MB cap (413).
+    PayloadTooLarge,
+    /// Rate limited, here or upstream (429).
+    RateLimited,
+    /// A bug or storage failure on our side (500).
+    Internal,
+    /// Upstream failed or answered something we cannot use (502).
+    UpstreamFailed,
+    /// No provider can serve the request, e.g. not configured (503).
+    Unavailable,
+    /// Upstream did not answer in time (504).
+    UpstreamTimeout,
+}
+
+impl ErrorKind {
+    /// HTTP status for this kind.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The `error.type` string ARouter documents for this kind.
+    pub fn wire_type(self) -> &'static str {
+        match self {
+            Self::BadRequest | Self::PayloadTooLarge => "invalid_request_error",
+            Self::Unauthenticated => "authentication_error",
+            Self::PaymentRequired => "payment_required",
+            Self::Forbidden => "forbidden_error",
+            Self::NotFound => "not_found_error",
+            Self::RateLimited => "rate_limit_error",
+            Self::Internal | Self::UpstreamFailed | Self::Unavailable | Self::UpstreamTimeout => {
+                "server_error"
+            }
+        }
+    }
+}
+
+/// A failure to report to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: Cow<'static, str>,
+    /// Seconds for a `Retry-After` header (429/503).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { kind, message: message.into(), retry_after: None }
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, message)
+    }
+
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// A failure on our side. The detail goes to the log, the client only sees "internal error".
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(ErrorKind::Internal, "internal error")
+    }
+
+    pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after = seconds;
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The `{"error":{...}}` object, shared by HTTP bodies and mid-stream error chunks.
+    pub fn body(&self) -> serde_json::Value {
+        json!({
+            "error": {
+                "message": self.message,
+                "type": self.kind.wire_type(),
+                "code": self.status().as_u16(),
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind.wire_type())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        // Logged once, by the middleware in `server`, not here.
+        response.extensions_mut().insert(Arc::new(self));
+        response
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self::internal(err)
+    }
+}

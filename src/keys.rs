@@ -1,0 +1,48 @@
+//! API and management keys: generation and hashing (`secret`), per-period spend counters
+//! (`spend`), and the in-memory cache every request authenticates against (`cache`).
+//!
+//! Only a key's SHA-256 is ever stored; lookups are by that hash, so no secret comparison runs
+//! in a loop. The cache is loaded at start and updated by every write the gateway makes, so
+//! a PATCH or DELETE takes effect on the very next request without a database round trip.
+
+pub mod admission;
+pub mod cache;
+pub mod changes;
+pub mod secret;
+pub mod spend;
+
+use chrono::{DateTime, Utc};
+
+pub use cache::{CachedKey, KeyCache};
+pub use secret::{KeyHash, KeyType};
+pub use spend::{LimitReset, Spend};
+
+/// A key's configuration as stored: everything but its spend.
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub hash: KeyHash,
+    pub name: String,
+    /// Masked form of the plaintext (`lr_live_abc...f09`), safe to show anywhere.
+    pub label: String,
+    pub key_type: KeyType,
+    pub disabled: bool,
+    /// Spend cap in nano-USD; `None` is unlimited.
+    pub limit_nano: Option<i64>,
+    /// Period the cap applies to; `None` is a lifetime cap.
+    pub limit_reset: Option<LimitReset>,
+    /// Provider slugs this key may reach; `None` is all.
+    pub allowed_providers: Option<Vec<String>>,
+    /// Model ids this key may use; `None` is all.
+    pub allowed_models: Option<Vec<String>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub creator_user_id: Option<String>,
+}
+
+impl KeyRecord {
+    /// Whether the key has passed its `expires_at`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}

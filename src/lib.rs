@@ -1,0 +1,161 @@
+//! arouter: a self-hosted LLM gateway, wire-compatible with the ARouter / OpenRouter API.
+//!
+//! # Layout
+//! * `config`: command line, environment and TOML file, resolved into one validated `Config`.
+//! * `server`: the HTTP edge (routes, auth, body limits, handlers); `router(state)` builds it.
+//! * `dialect`: wire formats and their rewriting/translation; pure, no I/O.
+//! * `sse`: incremental server-sent-events decoding and framing.
+//! * `providers`: outbound calls to upstreams over one pooled HTTP client.
+//! * `routing`: model id → provider, native id, price.
+//! * `catalog`: the model catalog (built in, extendable from config).
+//! * `keys`: key hashing, the in-memory key cache, spend per period, admission.
+//! * `usage`: token counts, prices, and the batched ledger writer.
+//! * `store`: the database (SQLite by default) behind one `Store`.
+//! * `mock`: fake upstream APIs for tests, benchmarks and the offline quickstart.
+//! * `clock`: wall-clock time behind a seam, so tests can move it.
+
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod dialect;
+pub mod error;
+pub mod keys;
+pub mod mock;
+pub mod providers;
+pub mod routing;
+pub mod server;
+pub mod sse;
+pub mod state;
+pub mod store;
+pub mod usage;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::clock::Clock;
+use crate::config::{Config, Secret};
+use crate::keys::secret::{self, KeyHash, KeyType};
+use crate::keys::{KeyCache, KeyRecord, Spend};
+use crate::providers::Providers;
+use crate::state::{AppState, Inner};
+use crate::store::{Store, StoreError};
+use crate::usage::Ledger;
+use crate::usage::ledger::LedgerTask;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot start the mock upstreams: {0}")]
+    Mock(std::io::Error),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A gateway ready to serve: state loaded, ledger writer running.
+#[derive(Debug)]
+pub struct App {
+    pub state: AppState,
+    /// The management key created at first start, when one was created (shown once).
+    pub bootstrap_key: Option<String>,
+    /// Address of the in-process mock upstreams, when `mock_upstreams` is on.
+    pub mock_addr: Option<SocketAddr>,
+    ledger_task: LedgerTask,
+}
+
+impl App {
+    /// Opens the database, loads keys and their spend, ensures a management key exists, and
+    /// starts the ledger writer (and the mock upstreams when configured).
+    pub async fn build(mut config: Config, clock: Clock) -> Result<Self, StartError> {
+        let mut mock_addr = None;
+        if config.mock_upstreams {
+            let mock = mock::MockUpstream::start(mock::MockOptions::default()).await.map_err(StartError::Mock)?;
+            mock.configure(&mut config);
+            mock_addr = Some(mock.addr());
+            mock.detach();
+        }
+        let store = Store::connect(&config.database_url).await?;
+        let now = clock.now();
+        let keys = KeyCache::default();
+        let sums = store.spend_sums(now).await?;
+        for record in store.load_keys().await? {
+            let spend = sums.get(&record.hash).map(|s| Spend::from_sums(now, *s)).unwrap_or_default();
+            keys.insert(record, spend);
+        }
+        let bootstrap_key = bootstrap_management_key(&config, &store, &keys, &clock).await?;
+        let (ledger, ledger_task) = Ledger::start(store.clone());
+        let providers = Providers::new(&config);
+        let state = AppState::new(Inner { config, keys, store, providers, ledger, clock });
+        Ok(Self { state, bootstrap_key, mock_addr, ledger_task })
+    }
+
+    /// Serves until `shutdown` resolves, lets in-flight requests and streams finish, then
+    /// flushes the ledger.
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "could not set TCP_NODELAY");
+            }
+        });
+        let app = server::router(self.state.clone());
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        drop(self.state);
+        self.ledger_task.finish().await;
+        served.map_err(StartError::Io)
+    }
+}
+
+/// Builds and runs the gateway on `listener` until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    let app = App::build(config, Clock::System).await?;
+    if let Some(key) = &app.bootstrap_key {
+        println!(
+            "\nCreated the first management key. It is shown only once; store it now:\n\n    {key}\n\n\
+             Use it as `Authorization: Bearer {key}` on /api/v1/keys to create API keys.\n"
+        );
+    }
+    app.run(listener, shutdown).await
+}
+
+/// Makes sure a management key exists: the one from `AROUTER_MANAGEMENT_KEY` (kept in memory
+/// only), or else one created and stored now, returned so it can be shown once.
+async fn bootstrap_management_key(
+    config: &Config,
+    store: &Store,
+    keys: &KeyCache,
+    clock: &Clock,
+) -> Result<Option<String>, StoreError> {
+    let now = clock.now();
+    let record = |hash, label, name: &str| KeyRecord {
+        hash,
+        name: name.to_owned(),
+        label,
+        key_type: KeyType::Management,
+        disabled: false,
+        limit_nano: None,
+        limit_reset: None,
+        allowed_providers: None,
+        allowed_models: None,
+        created_at: now,
+        updated_at: None,
+        expires_at: None,
+        creator_user_id: None,
+    };
+    if let Some(Secret(key)) = &config.management_key {
+        keys.insert(record(KeyHash::of(key), secret::label_of(key), "AROUTER_MANAGEMENT_KEY"), Spend::default());
+        return Ok(None);
+    }
+    if keys.has_management_key() {
+        return Ok(None);
+    }
+    let new = secret::generate(KeyType::Management);
+    let bootstrap = record(new.hash, new.label, "bootstrap");
+    store.insert_key(&bootstrap).await?;
+    keys.insert(bootstrap, Spend::default());
+    tracing::info!("created the bootstrap management key (printed once on stdout)");
+    Ok(Some(new.plaintext))
+}

@@ -1,0 +1,53 @@
+//! The `arouter` binary: parse the command line, set up logging, run.
+
+use arouter::config::{Cli, Command};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Serve(args) => match args.load() {
+            Ok(config) => run_gateway(config).await,
+            Err(err) => Err(err.to_string()),
+        },
+        Command::Mock(args) => arouter::mock::run_standalone(args, shutdown_signal()).await.map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("arouter: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_gateway(config: arouter::config::Config) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    tracing::info!(listen = %config.listen, mock_upstreams = config.mock_upstreams, "arouter listening");
+    arouter::serve(listener, config, shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,132 @@
+//! Outbound calls to upstream providers over one pooled HTTP client.
+//!
+//! Providers know URLs, credentials and how upstream failures map to our errors; the wire
+//! formats themselves live in `dialect`.
+
+pub mod openai;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::config::{Config, ProviderConfig, Timeouts};
+use crate::error::{ApiError, ErrorKind};
+
+pub use openai::OpenAiClient;
+
+/// Which wire format an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    OpenAi,
+    Anthropic,
+    Gemini,
+}
+
+/// Why an upstream call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("provider '{0}' is not configured")]
+    NotConfigured(String),
+    #[error("provider '{0}' is not supported on this endpoint yet")]
+    Unsupported(String),
+    #[error("provider '{provider}' answered {status}")]
+    Upstream {
+        provider: String,
+        status: StatusCode,
+        /// The upstream's `error.message`, if it sent one; only shown for client-caused errors.
+        message: Option<String>,
+        retry_after: Option<u64>,
+    },
+    #[error("provider '{provider}' did not answer in time")]
+    Timeout { provider: String },
+    #[error("could not reach provider '{provider}': {source}")]
+    Transport {
+        provider: String,
+        /// With its URL stripped: upstream hosts never reach a client or a log line.
+        source: reqwest::Error,
+    },
+}
+
+impl ProviderError {
+    pub fn transport(provider: &str, err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            Self::Timeout { provider: provider.to_owned() }
+        } else {
+            Self::Transport { provider: provider.to_owned(), source: err.without_url() }
+        }
+    }
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(err: ProviderError) -> Self {
+        match err {
+            ProviderError::NotConfigured(p) => {
+                ApiError::new(ErrorKind::Unavailable, format!("provider '{p}' is not configured"))
+            }
+            ProviderError::Unsupported(p) => ApiError::new(
+                ErrorKind::Unavailable,
+                format!("provider '{p}' is not supported on this endpoint yet"),
+            ),
+            ProviderError::Timeout { provider } => {
+                ApiError::new(ErrorKind::UpstreamTimeout, format!("provider '{provider}' did not answer in time"))
+            }
+            ProviderError::Transport { provider, source } => {
+                tracing::warn!(%provider, error = %source, "upstream transport error");
+                ApiError::new(ErrorKind::UpstreamFailed, format!("upstream request failed: could not reach provider '{provider}'"))
+            }
+            ProviderError::Upstream { provider, status, message, retry_after } => {
+                let detail = message.map(|m| format!(": {m}")).unwrap_or_default();
+                match status.as_u16() {
+                    400 | 409 | 422 => ApiError::bad_request(format!("provider '{provider}' rejected the request{detail}")),
+                    404 => ApiError::not_found(format!("provider '{provider}' does not know this model or endpoint{detail}")),
+                    413 => ApiError::new(ErrorKind::PayloadTooLarge, format!("provider '{provider}' says the request is too large{detail}")),
+                    429 => ApiError::new(ErrorKind::RateLimited, format!("provider '{provider}' is rate limiting requests; retry later"))
+                        .with_retry_after(retry_after),
+                    401 | 403 => ApiError::new(
+                        ErrorKind::UpstreamFailed,
+                        format!("upstream request failed: provider '{provider}' rejected the gateway's credentials"),
+                    ),
+                    408 | 504 => ApiError::new(ErrorKind::UpstreamTimeout, format!("provider '{provider}' did not answer in time")),
+                    code => ApiError::new(ErrorKind::UpstreamFailed, format!("upstream request failed: provider '{provider}' answered {code}")),
+                }
+            }
+        }
+    }
+}
+
+/// All configured providers, sharing one connection pool.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    http: reqwest::Client,
+    configs: Vec<ProviderConfig>,
+    timeouts: Timeouts,
+}
+
+impl Providers {
+    pub fn new(config: &Config) -> Self {
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .connect_timeout(config.timeouts.connect)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("arouter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("TLS backend initialises");
+        Self { http, configs: config.providers.clone(), timeouts: config.timeouts }
+    }
+
+    /// A client for an OpenAI-format provider.
+    pub fn openai(&self, id: &str) -> Result<OpenAiClient<'_>, ProviderError> {
+        let config = self.configs.iter().find(|p| p.id == id).ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
+        if config.kind != ProviderKind::OpenAi {
+            return Err(ProviderError::Unsupported(id.into()));
+        }
+        let key = config.api_key.as_ref().ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
+        Ok(OpenAiClient::new(&self.http, config, key, self.timeouts.first_byte))
+    }
+}
+
+/// Reads `Retry-After` as whole seconds.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+}

@@ -1,0 +1,92 @@
+//! Model ids to upstreams: `provider/model[:variant]` → provider, native model id, price.
+//!
+//! No prefix means `openai`. A model missing from the catalog but with a known provider prefix
+//! is forwarded as-is and has no price.
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::usage::Pricing;
+
+/// Variant suffixes OpenRouter documents; they select routing, not a different upstream model.
+const VARIANTS: &[&str] = &["nitro", "floor", "free", "thinking", "extended", "exacto", "online"];
+
+/// Where one request goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// Provider slug (`openai`).
+    pub provider: String,
+    /// The public id as the client should see it in responses (`openai/gpt-5.4`).
+    pub model: String,
+    /// The catalog id without variant (`openai/gpt-5.4`), used for allow-lists and prices.
+    pub catalog_id: String,
+    /// What the upstream is sent (`gpt-5.4`).
+    pub native: String,
+    pub pricing: Option<Pricing>,
+}
+
+/// Resolves a model id from a request.
+pub fn resolve(config: &Config, catalog: &Catalog, requested: &str) -> Result<Route, ApiError> {
+    let requested = requested.trim();
+    if requested.is_empty() {
+        return Err(ApiError::bad_request("'model' must not be empty"));
+    }
+    let (provider, rest) = match requested.split_once('/') {
+        Some((provider, rest)) => (provider, rest),
+        None => ("openai", requested),
+    };
+    if config.provider(provider).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "unknown provider '{provider}' in model '{requested}'; known providers: {}",
+            config.providers.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if rest.is_empty() {
+        return Err(ApiError::bad_request(format!("model '{requested}' names no model after the provider")));
+    }
+    let base = match rest.rsplit_once(':') {
+        Some((base, variant)) if VARIANTS.contains(&variant) => base,
+        _ => rest,
+    };
+    let catalog_id = format!("{provider}/{base}");
+    let (native, pricing) = match catalog.get(&catalog_id) {
+        Some(info) => (info.native.clone(), info.pricing),
+        None => (base.to_owned(), None),
+    };
+    Ok(Route { provider: provider.to_owned(), model: format!("{provider}/{rest}"), catalog_id, native, pricing })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(model: &str) -> Result<Route, ApiError> {
+        let config = Config::for_tests();
+        resolve(&config, &config.catalog, model)
+    }
+
+    #[test]
+    fn bare_ids_go_to_openai() {
+        let r = route("gpt-5.4").unwrap();
+        assert_eq!((r.provider.as_str(), r.model.as_str(), r.native.as_str()), ("openai", "openai/gpt-5.4", "gpt-5.4"));
+        assert!(r.pricing.is_some());
+    }
+
+    #[test]
+    fn catalog_maps_native_ids_and_variants_are_stripped() {
+        let r = route("anthropic/claude-sonnet-4.6:nitro").unwrap();
+        assert_eq!(r.native, "claude-sonnet-4-6");
+        assert_eq!(r.model, "anthropic/claude-sonnet-4.6:nitro");
+        assert_eq!(r.catalog_id, "anthropic/claude-sonnet-4.6");
+    }
+
+    #[test]
+    fn unknown_models_pass_through_unpriced_and_unknown_providers_are_refused() {
+        let r = route("openai/gpt-9-preview").unwrap();
+        assert_eq!((r.native.as_str(), r.pricing), ("gpt-9-preview", None));
+        let err = route("nosuch/model").unwrap_err();
+        assert!(err.message.contains("unknown provider 'nosuch'"));
+        assert!(route("openai/").is_err());
+        assert!(route("  ").is_err());
+    }
+}

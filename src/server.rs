@@ -1,0 +1,73 @@
+//! The HTTP edge: routes, authentication, body limits, error logging. Handlers extract, call
+//! the core, and encode; they hold no business rules of their own.
+
+mod auth;
+mod body;
+mod chat;
+mod embeddings;
+mod forward;
+mod key_json;
+mod keys;
+mod meter;
+mod models;
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub use auth::{ApiCaller, ManagementCaller};
+
+/// Largest request body accepted (ARouter documents 10 MB → 413).
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Every route the gateway serves.
+pub fn router(state: AppState) -> Router {
+    // OpenAI-compatible inference, under `/v1` (ARouter) and `/api/v1` (OpenRouter's base).
+    let inference = Router::new()
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/embeddings", post(embeddings::embeddings))
+        .route("/models", get(models::list_models))
+        .route("/key", get(keys::current_key));
+    let management = Router::new()
+        .route("/keys", post(keys::create_key).get(keys::list_keys))
+        .route("/keys/{hash}", get(keys::get_key).patch(keys::update_key).delete(keys::delete_key));
+    Router::new()
+        .route("/healthz", get(health))
+        .nest("/v1", inference.clone())
+        .nest("/api/v1", inference.merge(management))
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_errors))
+        .with_state(state)
+}
+
+async fn health() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+/// Logs errors once, here, from the `ApiError` the response carries (never the request body,
+/// never a key).
+async fn log_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if let Some(err) = response.extensions().get::<Arc<ApiError>>() {
+        if err.status().is_server_error() {
+            tracing::warn!(%method, %path, status = err.status().as_u16(), message = %err.message, "request failed");
+        } else {
+            tracing::debug!(%method, %path, status = err.status().as_u16(), message = %err.message, "request refused");
+        }
+    }
+    response
+}

@@ -1,0 +1,100 @@
+//! `POST /v1/chat/completions` (and `/api/v1/…`): OpenAI format in, OpenAI format out.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::auth::ApiCaller;
+use super::body;
+use super::forward::{GENERATION_ID, UpstreamEvents, forward_json, generation_header, relay};
+use super::meter::{Meter, StreamMeter};
+use crate::dialect::openai::response::{Identity, rewrite_completion};
+use crate::dialect::openai::stream::Step;
+use crate::dialect::openai::{ChatRequest, StreamRewriter};
+use crate::error::{ApiError, ErrorKind};
+use crate::keys::admission::admit;
+use crate::routing;
+use crate::state::AppState;
+use crate::usage::new_generation_id;
+
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    ApiCaller(key): ApiCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let arrived = Instant::now();
+    let now = state.clock.now();
+    let bytes = body::read(&headers, body).await?;
+    let request = ChatRequest::parse(&bytes)?;
+    let route = routing::resolve(&state.config, &state.config.catalog, &request.model)?;
+    admit(&key, &route, now, state.config.allow_unpriced_models)?;
+    let client = state.providers.openai(&route.provider)?;
+    let upstream_body = request.upstream_body(&route.native);
+
+    let mut meter = Meter::new(
+        state.clone(),
+        key,
+        new_generation_id(now),
+        "chat.completions",
+        route,
+        now,
+        arrived,
+        request.stream,
+        request.prompt_bytes,
+    );
+    let response = match client.post("/chat/completions", upstream_body, request.stream).await {
+        Ok(response) => response,
+        Err(err) => {
+            let err = ApiError::from(err);
+            meter.record(meter.unanswered(err.status().as_u16(), false));
+            return Err(err);
+        }
+    };
+    meter.first_byte();
+    if !request.stream {
+        return forward_json(meter, &client, response, request.prompt_bytes, rewrite_completion).await;
+    }
+
+    let who = Identity {
+        id: &meter.id,
+        model: &meter.route.model,
+        pricing: meter.route.pricing.as_ref(),
+        prompt_bytes: request.prompt_bytes,
+    };
+    let rewriter = StreamRewriter::new(who, request.wants_usage_chunk(), now.timestamp());
+    let mut stream = StreamMeter { meter, rewriter };
+    let mut upstream = UpstreamEvents::new(response);
+    // Peek at the first event before committing to 200, so an upstream that fails at once
+    // gets a proper HTTP error instead of an error chunk.
+    let first = match upstream.next_frame().await {
+        Ok(Some(frame)) => frame,
+        Ok(None) | Err(_) => {
+            let err = ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: the stream ended before any event");
+            stream.meter.record(stream.meter.unanswered(err.status().as_u16(), false));
+            return Err(err);
+        }
+    };
+    let first_step = stream.rewriter.push(&first);
+    if let Step::Failed(_, err) = first_step {
+        stream.finish(err.status().as_u16());
+        return Err(err);
+    }
+    let id = generation_header(&stream.meter.id);
+    let body = Body::from_stream(relay(stream, upstream, first_step));
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
+            (GENERATION_ID, id),
+        ],
+        body,
+    )
+        .into_response())
+}
+

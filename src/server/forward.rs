@@ -1,0 +1,163 @@
+//! Forwarding an upstream answer to the client: whole JSON bodies (`forward_json`) and SSE
+//! streams (`UpstreamEvents` in, `relay` out), with metering on the way through.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
+
+use super::meter::{Meter, Outcome, StreamMeter};
+use crate::dialect::openai::response::{Identity, InvalidResponse, Rewritten};
+use crate::dialect::openai::stream::{Metered, Step};
+use crate::error::{ApiError, ErrorKind};
+use crate::providers::OpenAiClient;
+use crate::sse::{self, SseDecoder, SseFrame};
+
+/// How long the upstream may stay silent before the client gets a keep-alive comment.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Reads a whole upstream JSON answer, rewrites it, settles it, and builds the response.
+pub async fn forward_json(
+    mut meter: Meter,
+    client: &OpenAiClient<'_>,
+    response: reqwest::Response,
+    prompt_bytes: usize,
+    rewrite: fn(&[u8], Identity<'_>) -> Result<Rewritten, InvalidResponse>,
+) -> Result<Response, ApiError> {
+    let upstream = match client.read_body(response).await {
+        Ok(upstream) => upstream,
+        Err(err) => {
+            let err = ApiError::from(err);
+            meter.record(meter.unanswered(err.status().as_u16(), false));
+            return Err(err);
+        }
+    };
+    let who = Identity { id: &meter.id, model: &meter.route.model, pricing: meter.route.pricing.as_ref(), prompt_bytes };
+    let rewritten = match rewrite(&upstream, who) {
+        Ok(rewritten) => rewritten,
+        Err(invalid) => {
+            tracing::debug!(%invalid, "upstream body rejected");
+            let err = ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream");
+            meter.record(meter.unanswered(err.status().as_u16(), false));
+            return Err(err);
+        }
+    };
+    let id = generation_header(&meter.id);
+    meter.record(Outcome {
+        status: 200,
+        metered: Metered {
+            usage: rewritten.usage,
+            estimated: rewritten.estimated,
+            cost_nano: rewritten.cost_nano,
+            finish_reason: rewritten.finish_reason,
+        },
+        cancelled: false,
+    });
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], rewritten.body)
+        .into_response())
+}
+
+/// Header carrying the generation id on every inference response.
+pub const GENERATION_ID: header::HeaderName = header::HeaderName::from_static("x-generation-id");
+
+pub fn generation_header(id: &str) -> HeaderValue {
+    HeaderValue::from_str(id).expect("generation ids are ASCII")
+}
+
+/// The upstream's SSE frames, decoded incrementally.
+pub struct UpstreamEvents {
+    bytes: std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    decoder: SseDecoder,
+    ready: std::collections::VecDeque<SseFrame>,
+    scratch: Vec<SseFrame>,
+}
+
+/// Why the upstream stream stopped early.
+#[derive(Debug)]
+pub enum UpstreamBroken {
+    Transport,
+    Garbage,
+}
+
+impl UpstreamEvents {
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            bytes: Box::pin(response.bytes_stream()),
+            decoder: SseDecoder::default(),
+            ready: Default::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The next frame; `Ok(None)` when the upstream closed the stream.
+    pub async fn next_frame(&mut self) -> Result<Option<SseFrame>, UpstreamBroken> {
+        loop {
+            if let Some(frame) = self.ready.pop_front() {
+                return Ok(Some(frame));
+            }
+            match self.bytes.next().await {
+                None => return Ok(None),
+                Some(Err(err)) => {
+                    tracing::debug!(error = %err.without_url(), "upstream stream broke");
+                    return Err(UpstreamBroken::Transport);
+                }
+                Some(Ok(chunk)) => {
+                    self.decoder.push(&chunk, &mut self.scratch).map_err(|_| UpstreamBroken::Garbage)?;
+                    self.ready.extend(self.scratch.drain(..));
+                }
+            }
+        }
+    }
+}
+
+/// Forwards the rewritten stream. Dropping it (client gone) drops the upstream response,
+/// which closes the upstream connection, and the `StreamMeter` records what was used.
+pub fn relay(
+    mut stream: StreamMeter,
+    mut upstream: UpstreamEvents,
+    first: Step,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    async_stream::stream! {
+        let mut step = Some(first);
+        loop {
+            if let Some(current) = step.take() {
+                match current {
+                    Step::Forward(bytes) => {
+                        if !bytes.is_empty() {
+                            yield Ok(bytes);
+                        }
+                    }
+                    Step::Done(bytes) => {
+                        yield Ok(bytes);
+                        stream.finish(200);
+                        return;
+                    }
+                    Step::Failed(bytes, _err) => {
+                        yield Ok(bytes);
+                        stream.finish(200);
+                        return;
+                    }
+                }
+            }
+            match tokio::time::timeout(KEEP_ALIVE, upstream.next_frame()).await {
+                Err(_silent) => yield Ok(Bytes::from_static(sse::KEEP_ALIVE_COMMENT)),
+                Ok(Ok(Some(frame))) => step = Some(stream.rewriter.push(&frame)),
+                Ok(Ok(None)) | Ok(Err(UpstreamBroken::Transport)) => {
+                    let (bytes, _err) = stream.rewriter.cut_short();
+                    yield Ok(bytes);
+                    stream.finish(200);
+                    return;
+                }
+                Ok(Err(UpstreamBroken::Garbage)) => {
+                    let err = ApiError::new(ErrorKind::UpstreamFailed, "invalid stream from upstream");
+                    yield Ok(stream.rewriter.error_chunk(&err));
+                    stream.finish(200);
+                    return;
+                }
+            }
+        }
+    }
+}

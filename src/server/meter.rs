@@ -1,0 +1,137 @@
+//! Settling a request: its cost goes onto the key's counters at once and its record into the
+//! ledger. A drop guard makes sure this happens exactly once however the request ends,
+//! including when the client disconnects and the handler or stream is dropped mid-way.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::dialect::openai::StreamRewriter;
+use crate::dialect::openai::stream::Metered;
+use crate::keys::CachedKey;
+use crate::routing::Route;
+use crate::state::AppState;
+use crate::usage::{GenerationRecord, Usage, estimate_tokens};
+
+/// HTTP-like status recorded for requests whose client went away (nginx's convention).
+pub const CLIENT_CLOSED: u16 = 499;
+
+/// How a request ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: u16,
+    pub metered: Metered,
+    pub cancelled: bool,
+}
+
+/// Accounting for one request from routing to its end.
+#[derive(Debug)]
+pub struct Meter {
+    state: AppState,
+    key: Arc<CachedKey>,
+    pub id: String,
+    api: &'static str,
+    pub route: Route,
+    /// Arrival time; the spend belongs to the limit period the request arrived in.
+    created_at: DateTime<Utc>,
+    arrived: Instant,
+    streamed: bool,
+    prompt_bytes: usize,
+    first_byte: Option<Duration>,
+    /// Set once the record is written, so `Drop` does nothing afterwards.
+    recorded: bool,
+}
+
+impl Meter {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        state: AppState,
+        key: Arc<CachedKey>,
+        id: String,
+        api: &'static str,
+        route: Route,
+        created_at: DateTime<Utc>,
+        arrived: Instant,
+        streamed: bool,
+        prompt_bytes: usize,
+    ) -> Self {
+        Self { state, key, id, api, route, created_at, arrived, streamed, prompt_bytes, first_byte: None, recorded: false }
+    }
+
+    /// Notes that the upstream's first byte arrived.
+    pub fn first_byte(&mut self) {
+        self.first_byte.get_or_insert_with(|| self.arrived.elapsed());
+    }
+
+    /// An outcome with no upstream usage: the prompt is charged by estimate, nothing else.
+    pub fn unanswered(&self, status: u16, cancelled: bool) -> Outcome {
+        let usage = Usage { prompt_tokens: estimate_tokens(self.prompt_bytes), ..Usage::default() };
+        // A request the upstream refused or never received costs nothing.
+        let cost_nano = if cancelled { self.route.pricing.map_or(0, |p| p.cost(&usage)) } else { 0 };
+        let usage = if cancelled { usage } else { Usage::default() };
+        Outcome { status, metered: Metered { usage, estimated: cancelled, cost_nano, finish_reason: None }, cancelled }
+    }
+
+    /// Settles the key's spend and queues the ledger record. Idempotent.
+    pub fn record(&mut self, outcome: Outcome) {
+        if std::mem::replace(&mut self.recorded, true) {
+            return;
+        }
+        let Outcome { status, metered, cancelled } = outcome;
+        self.key.settle(metered.cost_nano, self.created_at);
+        self.state.ledger.record(GenerationRecord {
+            id: std::mem::take(&mut self.id),
+            key_hash: self.key.record.hash,
+            api: self.api.to_owned(),
+            model: self.route.model.clone(),
+            provider: self.route.provider.clone(),
+            native_model: self.route.native.clone(),
+            created_at: self.created_at,
+            first_byte_ms: self.first_byte.map(|d| d.as_millis() as i64),
+            latency_ms: self.arrived.elapsed().as_millis() as i64,
+            usage: metered.usage,
+            usage_estimated: metered.estimated,
+            cost_nano: metered.cost_nano,
+            status,
+            streamed: self.streamed,
+            cancelled,
+            finish_reason: metered.finish_reason,
+        });
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        if !self.recorded {
+            // The handler was dropped before it finished: the client went away while the
+            // upstream was still working on a non-streamed answer.
+            let outcome = self.unanswered(CLIENT_CLOSED, true);
+            self.record(outcome);
+        }
+    }
+}
+
+/// A stream's meter and rewriter together, so a dropped stream is charged for what the
+/// rewriter saw.
+#[derive(Debug)]
+pub struct StreamMeter {
+    pub meter: Meter,
+    pub rewriter: StreamRewriter,
+}
+
+impl StreamMeter {
+    pub fn finish(&mut self, status: u16) {
+        let metered = self.rewriter.metered();
+        self.meter.record(Outcome { status, metered, cancelled: false });
+    }
+}
+
+impl Drop for StreamMeter {
+    fn drop(&mut self) {
+        if !self.meter.recorded {
+            let metered = self.rewriter.metered();
+            self.meter.record(Outcome { status: CLIENT_CLOSED, metered, cancelled: true });
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! `AppState`: everything a request handler needs, cloned cheaply into each request.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::KeyCache;
+use crate::providers::Providers;
+use crate::store::Store;
+use crate::usage::Ledger;
+
+/// Shared state; an `Arc` inside.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    /// Every live key, so authentication never touches the database.
+    pub keys: KeyCache,
+    pub store: Store,
+    pub providers: Providers,
+    /// Where finished requests are recorded; written in batches by the ledger task.
+    pub ledger: Ledger,
+    pub clock: Clock,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,250 @@
+//! SQLite backend (WAL), the embedded default.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, SqlitePool};
+
+use super::StoreError;
+use crate::keys::spend::SpendView;
+use crate::keys::{KeyHash, KeyRecord, KeyType, LimitReset};
+use crate::usage::{GenerationRecord, Usage};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Rows per INSERT statement (SQLite caps bound parameters at 32766; 20 columns a row).
+const ROWS_PER_STATEMENT: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
+}
+
+fn json_list(list: &Option<Vec<String>>) -> Option<String> {
+    list.as_ref().map(|l| serde_json::to_string(l).expect("string list serialises"))
+}
+
+fn parse_list(raw: Option<String>) -> Result<Option<Vec<String>>, StoreError> {
+    raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}"))))
+        .transpose()
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        // In-memory databases exist per connection: keep exactly one.
+        let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 4 };
+        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (hash, name, label, key_type, disabled, limit_nano, limit_reset,
+                allowed_providers, allowed_models, creator_user_id, created_at, updated_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(k.hash.to_hex())
+        .bind(&k.name)
+        .bind(&k.label)
+        .bind(k.key_type.as_str())
+        .bind(k.disabled)
+        .bind(k.limit_nano)
+        .bind(k.limit_reset.map(LimitReset::as_str))
+        .bind(json_list(&k.allowed_providers))
+        .bind(json_list(&k.allowed_models))
+        .bind(&k.creator_user_id)
+        .bind(ms(k.created_at))
+        .bind(k.updated_at.map(ms))
+        .bind(k.expires_at.map(ms))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_key(&self, k: &KeyRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET name = ?, disabled = ?, limit_nano = ?, limit_reset = ?,
+                allowed_providers = ?, allowed_models = ?, updated_at = ?, expires_at = ?
+             WHERE hash = ? AND deleted_at IS NULL",
+        )
+        .bind(&k.name)
+        .bind(k.disabled)
+        .bind(k.limit_nano)
+        .bind(k.limit_reset.map(LimitReset::as_str))
+        .bind(json_list(&k.allowed_providers))
+        .bind(json_list(&k.allowed_models))
+        .bind(k.updated_at.map(ms))
+        .bind(k.expires_at.map(ms))
+        .bind(k.hash.to_hex())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delete_key(&self, hash: &KeyHash, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE api_keys SET deleted_at = ? WHERE hash = ? AND deleted_at IS NULL")
+            .bind(ms(at))
+            .bind(hash.to_hex())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn load_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hash, name, label, key_type, disabled, limit_nano, limit_reset, allowed_providers,
+                allowed_models, creator_user_id, created_at, updated_at, expires_at
+             FROM api_keys WHERE deleted_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let hash: String = row.try_get("hash")?;
+                let key_type: String = row.try_get("key_type")?;
+                let limit_reset: Option<String> = row.try_get("limit_reset")?;
+                Ok(KeyRecord {
+                    hash: KeyHash::parse_hex(&hash).ok_or_else(|| StoreError::Corrupt(format!("hash {hash}")))?,
+                    name: row.try_get("name")?,
+                    label: row.try_get("label")?,
+                    key_type: KeyType::parse(&key_type)
+                        .ok_or_else(|| StoreError::Corrupt(format!("key_type {key_type}")))?,
+                    disabled: row.try_get("disabled")?,
+                    limit_nano: row.try_get("limit_nano")?,
+                    limit_reset: limit_reset
+                        .map(|s| LimitReset::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("limit_reset {s}"))))
+                        .transpose()?,
+                    allowed_providers: parse_list(row.try_get("allowed_providers")?)?,
+                    allowed_models: parse_list(row.try_get("allowed_models")?)?,
+                    creator_user_id: row.try_get("creator_user_id")?,
+                    created_at: from_ms(row.try_get("created_at")?)?,
+                    updated_at: row.try_get::<Option<i64>, _>("updated_at")?.map(from_ms).transpose()?,
+                    expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(from_ms).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn spend_sums(&self, now: DateTime<Utc>) -> Result<HashMap<KeyHash, SpendView>, StoreError> {
+        let day = ms(LimitReset::Daily.period_start(now));
+        let week = ms(LimitReset::Weekly.period_start(now));
+        let month = ms(LimitReset::Monthly.period_start(now));
+        let rows = sqlx::query(
+            "SELECT key_hash,
+                    SUM(cost_nano) AS total,
+                    SUM(CASE WHEN created_at >= ? THEN cost_nano ELSE 0 END) AS daily,
+                    SUM(CASE WHEN created_at >= ? THEN cost_nano ELSE 0 END) AS weekly,
+                    SUM(CASE WHEN created_at >= ? THEN cost_nano ELSE 0 END) AS monthly
+             FROM generations GROUP BY key_hash",
+        )
+        .bind(day)
+        .bind(week)
+        .bind(month)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut sums = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let hash: String = row.try_get("key_hash")?;
+            let Some(hash) = KeyHash::parse_hex(&hash) else { continue };
+            sums.insert(
+                hash,
+                SpendView {
+                    total: row.try_get("total")?,
+                    daily: row.try_get("daily")?,
+                    weekly: row.try_get("weekly")?,
+                    monthly: row.try_get("monthly")?,
+                },
+            );
+        }
+        Ok(sums)
+    }
+
+    pub async fn insert_generations(&self, rows: &[GenerationRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::new(
+                "INSERT OR IGNORE INTO generations (id, key_hash, api, model, provider, native_model,
+                    created_at, first_byte_ms, latency_ms, prompt_tokens, completion_tokens, cached_tokens,
+                    cache_write_tokens, reasoning_tokens, usage_estimated, cost_nano, status, streamed,
+                    cancelled, finish_reason) ",
+            );
+            query.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.id)
+                    .push_bind(r.key_hash.to_hex())
+                    .push_bind(&r.api)
+                    .push_bind(&r.model)
+                    .push_bind(&r.provider)
+                    .push_bind(&r.native_model)
+                    .push_bind(ms(r.created_at))
+                    .push_bind(r.first_byte_ms)
+                    .push_bind(r.latency_ms)
+                    .push_bind(r.usage.prompt_tokens as i64)
+                    .push_bind(r.usage.completion_tokens as i64)
+                    .push_bind(r.usage.cached_tokens as i64)
+                    .push_bind(r.usage.cache_write_tokens as i64)
+                    .push_bind(r.usage.reasoning_tokens as i64)
+                    .push_bind(r.usage_estimated)
+                    .push_bind(r.cost_nano)
+                    .push_bind(i64::from(r.status))
+                    .push_bind(r.streamed)
+                    .push_bind(r.cancelled)
+                    .push_bind(&r.finish_reason);
+            });
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_generation(&self, id: &str) -> Result<Option<GenerationRecord>, StoreError> {
+        let Some(row) = sqlx::query("SELECT * FROM generations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let hash: String = row.try_get("key_hash")?;
+        let count = |col: &str| -> Result<u64, StoreError> { Ok(row.try_get::<i64, _>(col)?.max(0) as u64) };
+        Ok(Some(GenerationRecord {
+            id: row.try_get("id")?,
+            key_hash: KeyHash::parse_hex(&hash).ok_or_else(|| StoreError::Corrupt(format!("hash {hash}")))?,
+            api: row.try_get("api")?,
+            model: row.try_get("model")?,
+            provider: row.try_get("provider")?,
+            native_model: row.try_get("native_model")?,
+            created_at: from_ms(row.try_get("created_at")?)?,
+            first_byte_ms: row.try_get("first_byte_ms")?,
+            latency_ms: row.try_get("latency_ms")?,
+            usage: Usage {
+                prompt_tokens: count("prompt_tokens")?,
+                completion_tokens: count("completion_tokens")?,
+                cached_tokens: count("cached_tokens")?,
+                cache_write_tokens: count("cache_write_tokens")?,
+                reasoning_tokens: count("reasoning_tokens")?,
+            },
+            usage_estimated: row.try_get("usage_estimated")?,
+            cost_nano: row.try_get("cost_nano")?,
+            status: u16::try_from(row.try_get::<i64, _>("status")?).unwrap_or(0),
+            streamed: row.try_get("streamed")?,
+            cancelled: row.try_get("cancelled")?,
+            finish_reason: row.try_get("finish_reason")?,
+        }))
+    }
+}
