@@ -1,0 +1,6 @@
+//! Integration tests: the real gateway over real HTTP, against the real mock upstream.
+
+#[path = "api/common.rs"]
+mod common;
+#[path = "api/chat.rs"]
+mod chat;
