@@ -118,6 +118,10 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
              Use it as `Authorization: Bearer {key}` on /api/v1/keys to create API keys.\n"
         );
     }
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, mock_upstreams = app.mock_addr.is_some(), "arouter listening");
+    // On stdout as well, after the key, so scripts can find an ephemeral port.
+    println!("arouter listening on http://{addr}");
     app.run(listener, shutdown).await
 }
 

@@ -1,0 +1,133 @@
+//! End to end through the real binary: `arouter serve --mock-upstreams` on an ephemeral port,
+//! the README's curl flow over HTTP, then the official OpenRouter Python SDK against it.
+//!
+//! The SDK check needs `pip install -r tests/sdk/requirements.txt` (`.ci/run` does it). Set
+//! `AROUTER_SKIP_SDK_TESTS=1` to skip that part on a machine without Python.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Gateway {
+    child: Child,
+    base: String,
+    bootstrap_key: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary and reads its address and bootstrap key from stdout.
+fn start_gateway(db: &std::path::Path, extra_env: &[(&str, &str)]) -> (Gateway, Vec<String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_arouter"));
+    command
+        .args(["serve", "--mock-upstreams"])
+        .env("AROUTER_LISTEN", "127.0.0.1:0")
+        .env("AROUTER_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env_remove("AROUTER_MANAGEMENT_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let base = loop {
+        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("gateway printed its address");
+        lines.push(line.clone());
+        if let Some(url) = line.strip_prefix("arouter listening on ") {
+            break url.to_owned();
+        }
+    };
+    let bootstrap_key = lines.iter().find_map(|l| l.trim().strip_prefix("lr_mgmt_")).map(|k| format!("lr_mgmt_{k}")).unwrap_or_default();
+    (Gateway { child, base, bootstrap_key }, lines)
+}
+
+#[tokio::test]
+async fn quickstart_works_offline_and_the_openrouter_sdk_accepts_every_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("arouter.db");
+    let (gateway, lines) = start_gateway(&db, &[]);
+    assert!(gateway.bootstrap_key.len() == 8 + 48, "bootstrap key printed once: {lines:?}");
+    let http = reqwest::Client::new();
+
+    let health = http.get(format!("{}/healthz", gateway.base)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    // The README's curl flow, as curl sends it (form content type, body is JSON).
+    let created = http
+        .post(format!("{}/api/v1/keys", gateway.base))
+        .bearer_auth(&gateway.bootstrap_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"name":"backend-service","allowed_providers":["openai","anthropic"],"limit":150,"limit_reset":"monthly"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let answer: Value = http
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .bearer_auth(&key)
+        .json(&json!({ "model": "openai/gpt-5.4", "messages": [{ "role": "user", "content": "Hello!" }] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["model"], "openai/gpt-5.4");
+    assert!(answer["choices"][0]["message"]["content"].as_str().unwrap().contains("Hello!"));
+
+    if std::env::var("AROUTER_SKIP_SDK_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("AROUTER_SKIP_SDK_TESTS=1: skipping the OpenRouter SDK check");
+    } else {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openrouter_sdk_check.py");
+        let gateway_base = format!("{}/api/v1", gateway.base);
+        let mgmt = gateway.bootstrap_key.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new("python3")
+                .arg(script)
+                .env("AROUTER_BASE_URL", gateway_base)
+                .env("AROUTER_API_KEY", key)
+                .env("AROUTER_MGMT_KEY", mgmt)
+                .env("AROUTER_CHECK_MODELS", "1")
+                .output()
+                .expect("python3 runs")
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains("OK"),
+            "OpenRouter SDK check failed (pip install -r tests/sdk/requirements.txt):\n{stdout}\n{stderr}"
+        );
+    }
+
+    // A restart on the same database prints no new key, and the old one still works.
+    drop(gateway);
+    let first_key = lines.iter().find_map(|l| l.trim().strip_prefix("lr_mgmt_")).map(|k| format!("lr_mgmt_{k}")).unwrap();
+    let (again, lines) = start_gateway(&db, &[]);
+    assert!(again.bootstrap_key.is_empty(), "no second bootstrap key: {lines:?}");
+    let listed = http.get(format!("{}/api/v1/keys", again.base)).bearer_auth(&first_key).send().await.unwrap();
+    assert_eq!(listed.status(), 200);
+}
