@@ -96,11 +96,14 @@ impl Catalog {
             let price = |field: &str, value: &Option<String>| -> Result<Option<i64>, CatalogError> {
                 value
                     .as_deref()
-                    .map(|s| parse_usd(s).ok_or_else(|| err(format!("{field} must be a decimal USD amount, got '{s}'"))))
+                    .map(|s| {
+                        parse_usd(s).ok_or_else(|| err(format!("{field} must be a decimal USD amount, got '{s}'")))
+                    })
                     .transpose()
             };
             let (prompt, completion) = (price("prompt", &raw.prompt)?, price("completion", &raw.completion)?);
-            let (cache_read, cache_write) = (price("cache_read", &raw.cache_read)?, price("cache_write", &raw.cache_write)?);
+            let (cache_read, cache_write) =
+                (price("cache_read", &raw.cache_read)?, price("cache_write", &raw.cache_write)?);
 
             let index = match self.by_id.get(&raw.id) {
                 Some(&i) => i,
@@ -124,15 +127,33 @@ impl Catalog {
                 }
             };
             let m = &mut self.models[index];
-            if let Some(v) = raw.native { m.native = v }
-            if let Some(v) = raw.name { m.name = v }
-            if let Some(v) = raw.description { m.description = v }
-            if let Some(v) = raw.created { m.created = v }
-            if let Some(v) = raw.context_length { m.context_length = Some(v) }
-            if let Some(v) = raw.max_completion_tokens { m.max_completion_tokens = Some(v) }
-            if let Some(v) = raw.input_modalities { m.input_modalities = v }
-            if let Some(v) = raw.output_modalities { m.output_modalities = v }
-            if let Some(v) = raw.supported_parameters { m.supported_parameters = v }
+            if let Some(v) = raw.native {
+                m.native = v
+            }
+            if let Some(v) = raw.name {
+                m.name = v
+            }
+            if let Some(v) = raw.description {
+                m.description = v
+            }
+            if let Some(v) = raw.created {
+                m.created = v
+            }
+            if let Some(v) = raw.context_length {
+                m.context_length = Some(v)
+            }
+            if let Some(v) = raw.max_completion_tokens {
+                m.max_completion_tokens = Some(v)
+            }
+            if let Some(v) = raw.input_modalities {
+                m.input_modalities = v
+            }
+            if let Some(v) = raw.output_modalities {
+                m.output_modalities = v
+            }
+            if let Some(v) = raw.supported_parameters {
+                m.supported_parameters = v
+            }
             if prompt.is_some() || completion.is_some() || cache_read.is_some() || cache_write.is_some() {
                 let old = m.pricing.unwrap_or_default();
                 m.pricing = Some(Pricing {
@@ -162,7 +183,12 @@ mod tests {
     #[test]
     fn builtin_has_the_documented_ids_with_prices() {
         let c = Catalog::builtin();
-        for id in ["openai/gpt-5.4", "anthropic/claude-sonnet-4.6", "google/gemini-2.5-flash", "openai/text-embedding-3-small"] {
+        for id in [
+            "openai/gpt-5.4",
+            "anthropic/claude-sonnet-4.6",
+            "google/gemini-2.5-flash",
+            "openai/text-embedding-3-small",
+        ] {
             let m = c.get(id).unwrap_or_else(|| panic!("{id} missing"));
             assert!(m.pricing.is_some(), "{id} has no price");
         }

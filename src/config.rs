@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run only the mock upstreams (fake OpenAI API) for testing your own app offline.
     Mock(MockArgs),
 }
@@ -274,5 +274,45 @@ impl ServeArgs {
             None => RawConfig::default(),
         };
         raw.resolve(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        ServeArgs::parse_from_env_free(&["serve"])
+    }
+
+    impl ServeArgs {
+        fn parse_from_env_free(argv: &[&str]) -> Self {
+            #[derive(Parser)]
+            struct Wrapper {
+                #[command(flatten)]
+                args: ServeArgs,
+            }
+            Wrapper::parse_from(argv).args
+        }
+    }
+
+    #[test]
+    fn the_example_config_file_is_valid() {
+        let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/arouter.example.toml"));
+        let config = RawConfig::from_file(path).unwrap().resolve(&args()).unwrap();
+        let tune = config.catalog.get("openai/my-fine-tune").unwrap();
+        assert_eq!(tune.native, "ft:gpt-4.1-mini:acme::abc123");
+        assert_eq!(tune.pricing.unwrap().prompt, 800_000_000);
+        assert_eq!(config.timeouts.first_byte, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn bad_values_are_reported_before_start() {
+        let bad_key = ServeArgs { management_key: Some("lr_live_x".into()), ..args() };
+        assert!(RawConfig::default().resolve(&bad_key).unwrap_err().to_string().contains("AROUTER_MANAGEMENT_KEY"));
+        let bad_url = ServeArgs { openai_base_url: Some("ftp://x".into()), ..args() };
+        assert!(RawConfig::default().resolve(&bad_url).unwrap_err().to_string().contains("openai"));
+        let unknown: Result<RawConfig, _> = toml::from_str("listen_port = 3");
+        assert!(unknown.is_err());
     }
 }

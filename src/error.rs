@@ -67,9 +67,7 @@ impl ErrorKind {
             Self::Forbidden => "forbidden_error",
             Self::NotFound => "not_found_error",
             Self::RateLimited => "rate_limit_error",
-            Self::Internal | Self::UpstreamFailed | Self::Unavailable | Self::UpstreamTimeout => {
-                "server_error"
-            }
+            Self::Internal | Self::UpstreamFailed | Self::Unavailable | Self::UpstreamTimeout => "server_error",
         }
     }
 }

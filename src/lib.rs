@@ -94,7 +94,11 @@ impl App {
 
     /// Serves until `shutdown` resolves, lets in-flight requests and streams finish, then
     /// flushes the ledger.
-    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
         use axum::serve::ListenerExt;
         let listener = listener.tap_io(|tcp| {
             if let Err(err) = tcp.set_nodelay(true) {
@@ -110,7 +114,11 @@ impl App {
 }
 
 /// Builds and runs the gateway on `listener` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let app = App::build(config, Clock::System).await?;
     if let Some(key) = &app.bootstrap_key {
         println!(

@@ -27,7 +27,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run_gateway(config: arouter::config::Config) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     arouter::serve(listener, config, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

@@ -47,7 +47,13 @@ pub struct MockOptions {
 
 impl Default for MockOptions {
     fn default() -> Self {
-        Self { chunk_delay: Duration::from_millis(20), first_byte_delay: Duration::ZERO, api_key: MOCK_API_KEY.into(), extra_words: 0, record_requests: true }
+        Self {
+            chunk_delay: Duration::from_millis(20),
+            first_byte_delay: Duration::ZERO,
+            api_key: MOCK_API_KEY.into(),
+            extra_words: 0,
+            record_requests: true,
+        }
     }
 }
 
@@ -103,7 +109,13 @@ impl MockState {
             return usize::MAX;
         }
         let mut logs = self.logs.lock().expect("mock log poisoned");
-        logs.streams.push(StreamLog { started: Instant::now(), chunks_sent: 0, last_chunk_at: None, finished: false, dropped_at: None });
+        logs.streams.push(StreamLog {
+            started: Instant::now(),
+            chunks_sent: 0,
+            last_chunk_at: None,
+            finished: false,
+            dropped_at: None,
+        });
         logs.streams.len() - 1
     }
 
@@ -183,9 +195,16 @@ impl Drop for MockUpstream {
 }
 
 /// `arouter mock`: serves the mock on a fixed address until `shutdown`.
-pub async fn run_standalone(args: MockArgs, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run_standalone(
+    args: MockArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind(args.listen).await?;
-    let options = MockOptions { chunk_delay: Duration::from_millis(args.chunk_delay_ms), record_requests: false, ..MockOptions::default() };
+    let options = MockOptions {
+        chunk_delay: Duration::from_millis(args.chunk_delay_ms),
+        record_requests: false,
+        ..MockOptions::default()
+    };
     let state = Arc::new(MockState { options, logs: Mutex::default() });
     println!("mock OpenAI API on http://{}/v1 (provider key: {MOCK_API_KEY})", args.listen);
     axum::serve(listener, openai::router(state).into_make_service()).with_graceful_shutdown(shutdown).await

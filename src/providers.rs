@@ -63,31 +63,49 @@ impl From<ProviderError> for ApiError {
             ProviderError::NotConfigured(p) => {
                 ApiError::new(ErrorKind::Unavailable, format!("provider '{p}' is not configured"))
             }
-            ProviderError::Unsupported(p) => ApiError::new(
-                ErrorKind::Unavailable,
-                format!("provider '{p}' is not supported on this endpoint yet"),
-            ),
+            ProviderError::Unsupported(p) => {
+                ApiError::new(ErrorKind::Unavailable, format!("provider '{p}' is not supported on this endpoint yet"))
+            }
             ProviderError::Timeout { provider } => {
                 ApiError::new(ErrorKind::UpstreamTimeout, format!("provider '{provider}' did not answer in time"))
             }
             ProviderError::Transport { provider, source } => {
                 tracing::warn!(%provider, error = %source, "upstream transport error");
-                ApiError::new(ErrorKind::UpstreamFailed, format!("upstream request failed: could not reach provider '{provider}'"))
+                ApiError::new(
+                    ErrorKind::UpstreamFailed,
+                    format!("upstream request failed: could not reach provider '{provider}'"),
+                )
             }
             ProviderError::Upstream { provider, status, message, retry_after } => {
                 let detail = message.map(|m| format!(": {m}")).unwrap_or_default();
                 match status.as_u16() {
-                    400 | 409 | 422 => ApiError::bad_request(format!("provider '{provider}' rejected the request{detail}")),
-                    404 => ApiError::not_found(format!("provider '{provider}' does not know this model or endpoint{detail}")),
-                    413 => ApiError::new(ErrorKind::PayloadTooLarge, format!("provider '{provider}' says the request is too large{detail}")),
-                    429 => ApiError::new(ErrorKind::RateLimited, format!("provider '{provider}' is rate limiting requests; retry later"))
-                        .with_retry_after(retry_after),
+                    400 | 409 | 422 => {
+                        ApiError::bad_request(format!("provider '{provider}' rejected the request{detail}"))
+                    }
+                    404 => ApiError::not_found(format!(
+                        "provider '{provider}' does not know this model or endpoint{detail}"
+                    )),
+                    413 => ApiError::new(
+                        ErrorKind::PayloadTooLarge,
+                        format!("provider '{provider}' says the request is too large{detail}"),
+                    ),
+                    429 => ApiError::new(
+                        ErrorKind::RateLimited,
+                        format!("provider '{provider}' is rate limiting requests; retry later"),
+                    )
+                    .with_retry_after(retry_after),
                     401 | 403 => ApiError::new(
                         ErrorKind::UpstreamFailed,
                         format!("upstream request failed: provider '{provider}' rejected the gateway's credentials"),
                     ),
-                    408 | 504 => ApiError::new(ErrorKind::UpstreamTimeout, format!("provider '{provider}' did not answer in time")),
-                    code => ApiError::new(ErrorKind::UpstreamFailed, format!("upstream request failed: provider '{provider}' answered {code}")),
+                    408 | 504 => ApiError::new(
+                        ErrorKind::UpstreamTimeout,
+                        format!("provider '{provider}' did not answer in time"),
+                    ),
+                    code => ApiError::new(
+                        ErrorKind::UpstreamFailed,
+                        format!("upstream request failed: provider '{provider}' answered {code}"),
+                    ),
                 }
             }
         }

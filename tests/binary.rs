@@ -51,13 +51,18 @@ fn start_gateway(db: &std::path::Path, extra_env: &[(&str, &str)]) -> (Gateway, 
     let mut lines = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let base = loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("gateway printed its address");
+        let line =
+            rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("gateway printed its address");
         lines.push(line.clone());
         if let Some(url) = line.strip_prefix("arouter listening on ") {
             break url.to_owned();
         }
     };
-    let bootstrap_key = lines.iter().find_map(|l| l.trim().strip_prefix("lr_mgmt_")).map(|k| format!("lr_mgmt_{k}")).unwrap_or_default();
+    let bootstrap_key = lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("lr_mgmt_"))
+        .map(|k| format!("lr_mgmt_{k}"))
+        .unwrap_or_default();
     (Gateway { child, base, bootstrap_key }, lines)
 }
 
@@ -125,7 +130,8 @@ async fn quickstart_works_offline_and_the_openrouter_sdk_accepts_every_answer() 
 
     // A restart on the same database prints no new key, and the old one still works.
     drop(gateway);
-    let first_key = lines.iter().find_map(|l| l.trim().strip_prefix("lr_mgmt_")).map(|k| format!("lr_mgmt_{k}")).unwrap();
+    let first_key =
+        lines.iter().find_map(|l| l.trim().strip_prefix("lr_mgmt_")).map(|k| format!("lr_mgmt_{k}")).unwrap();
     let (again, lines) = start_gateway(&db, &[]);
     assert!(again.bootstrap_key.is_empty(), "no second bootstrap key: {lines:?}");
     let listed = http.get(format!("{}/api/v1/keys", again.base)).bearer_auth(&first_key).send().await.unwrap();

@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// A JSON object: keys (borrowed unless they had escapes) and raw values, in document order.
@@ -139,7 +139,12 @@ mod tests {
     #[test]
     fn rejects_non_objects_and_duplicate_keys() {
         assert!(RawObject::parse(b"[1,2]").is_err());
-        assert!(RawObject::parse(b"{\"model\":\"a\",\"model\":\"b\"}").unwrap_err().to_string().contains("duplicate field 'model'"));
+        assert!(
+            RawObject::parse(b"{\"model\":\"a\",\"model\":\"b\"}")
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate field 'model'")
+        );
         assert!(RawObject::parse(b"{\"a\":1} trailing").is_err());
     }
 }

@@ -22,7 +22,7 @@ fn model_matches(entry: &str, route: &Route) -> bool {
 pub fn admit(key: &CachedKey, route: &Route, now: DateTime<Utc>, allow_unpriced: bool) -> Result<(), ApiError> {
     let record: &KeyRecord = &key.record;
     if let Some(providers) = &record.allowed_providers {
-        if !providers.iter().any(|p| *p == route.provider) {
+        if !providers.contains(&route.provider) {
             return Err(ApiError::forbidden(format!("provider '{}' is not allowed for this API key", route.provider)));
         }
     }

@@ -73,9 +73,7 @@ impl KeyCache {
     /// All keys, newest first.
     pub fn snapshot(&self) -> Vec<Arc<CachedKey>> {
         let mut all: Vec<_> = self.keys.read().expect("key cache poisoned").values().cloned().collect();
-        all.sort_by(|a, b| {
-            b.record.created_at.cmp(&a.record.created_at).then(a.record.hash.0.cmp(&b.record.hash.0))
-        });
+        all.sort_by(|a, b| b.record.created_at.cmp(&a.record.created_at).then(a.record.hash.0.cmp(&b.record.hash.0)));
         all
     }
 

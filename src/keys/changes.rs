@@ -60,8 +60,9 @@ fn nullable<T>(value: &Value, parse: impl FnOnce(&Value) -> Result<T, ApiError>)
 /// Parses an ISO 8601 timestamp that must be in UTC (`Z` or `+00:00`) and in the future.
 fn expiry(value: &Value, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
     let text = value.as_str().ok_or_else(|| bad("'expires_at' must be an ISO 8601 UTC timestamp or null".into()))?;
-    let parsed = DateTime::parse_from_rfc3339(text)
-        .map_err(|_| bad(format!("'expires_at' must be an ISO 8601 timestamp such as 2026-12-31T23:59:59Z, got '{text}'")))?;
+    let parsed = DateTime::parse_from_rfc3339(text).map_err(|_| {
+        bad(format!("'expires_at' must be an ISO 8601 timestamp such as 2026-12-31T23:59:59Z, got '{text}'"))
+    })?;
     if parsed.offset().local_minus_utc() != 0 {
         return Err(bad(format!("'expires_at' must be in UTC (ending in Z), got '{text}'")));
     }
@@ -85,7 +86,10 @@ impl KeyChanges {
             match field.as_str() {
                 "name" => {
                     let name = value.as_str().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 256);
-                    changes.name = Some(name.ok_or_else(|| bad("'name' must be a non-empty string of at most 256 characters".into()))?.to_owned());
+                    changes.name = Some(
+                        name.ok_or_else(|| bad("'name' must be a non-empty string of at most 256 characters".into()))?
+                            .to_owned(),
+                    );
                 }
                 "disabled" => {
                     changes.disabled = Some(value.as_bool().ok_or_else(|| bad("'disabled' must be a boolean".into()))?);
@@ -93,7 +97,8 @@ impl KeyChanges {
                 "limit" => {
                     changes.limit_nano = Some(nullable(value, |v| {
                         let usd = v.as_f64().filter(|n| (0.0..=MAX_LIMIT_USD).contains(n));
-                        usd.and_then(usd_to_nano).ok_or_else(|| bad("'limit' must be a non-negative number of USD or null".into()))
+                        usd.and_then(usd_to_nano)
+                            .ok_or_else(|| bad("'limit' must be a non-negative number of USD or null".into()))
                     })?);
                 }
                 "limit_reset" => {
@@ -119,7 +124,9 @@ impl KeyChanges {
                 "expires_at" => changes.expires_at = Some(nullable(value, |v| expiry(v, now))?),
                 "creator_user_id" => {
                     changes.creator_user_id = Some(nullable(value, |v| {
-                        v.as_str().map(str::to_owned).ok_or_else(|| bad("'creator_user_id' must be a string or null".into()))
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| bad("'creator_user_id' must be a string or null".into()))
                     })?);
                 }
                 "include_byok_in_limit" | "workspace_id" => {}
@@ -133,14 +140,30 @@ impl KeyChanges {
 
     /// Applies the changes to a record.
     pub fn apply(self, record: &mut KeyRecord) {
-        if let Some(v) = self.name { record.name = v }
-        if let Some(v) = self.disabled { record.disabled = v }
-        if let Some(v) = self.limit_nano { record.limit_nano = v }
-        if let Some(v) = self.limit_reset { record.limit_reset = v }
-        if let Some(v) = self.allowed_providers { record.allowed_providers = v }
-        if let Some(v) = self.allowed_models { record.allowed_models = v }
-        if let Some(v) = self.expires_at { record.expires_at = v }
-        if let Some(v) = self.creator_user_id { record.creator_user_id = v }
+        if let Some(v) = self.name {
+            record.name = v
+        }
+        if let Some(v) = self.disabled {
+            record.disabled = v
+        }
+        if let Some(v) = self.limit_nano {
+            record.limit_nano = v
+        }
+        if let Some(v) = self.limit_reset {
+            record.limit_reset = v
+        }
+        if let Some(v) = self.allowed_providers {
+            record.allowed_providers = v
+        }
+        if let Some(v) = self.allowed_models {
+            record.allowed_models = v
+        }
+        if let Some(v) = self.expires_at {
+            record.expires_at = v
+        }
+        if let Some(v) = self.creator_user_id {
+            record.creator_user_id = v
+        }
     }
 }
 
@@ -170,7 +193,8 @@ mod tests {
         assert_eq!(c.limit_nano, Some(Some(150_000_000_000)));
         assert_eq!(c.limit_reset, Some(Some(LimitReset::Monthly)));
         assert_eq!(c.expires_at, Some(Some("2027-12-31T23:59:59Z".parse().unwrap())));
-        let cleared = KeyChanges::parse(br#"{"limit":null,"limit_reset":null,"expires_at":null}"#, PROVIDERS, now()).unwrap();
+        let cleared =
+            KeyChanges::parse(br#"{"limit":null,"limit_reset":null,"expires_at":null}"#, PROVIDERS, now()).unwrap();
         assert_eq!((cleared.limit_nano, cleared.limit_reset, cleared.expires_at), (Some(None), Some(None), Some(None)));
     }
 

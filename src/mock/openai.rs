@@ -4,12 +4,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -25,11 +25,18 @@ pub(super) fn router(state: Arc<MockState>) -> Router {
 }
 
 fn error(status: StatusCode, message: &str, kind: &str) -> Response {
-    (status, axum::Json(json!({ "error": { "message": message, "type": kind, "param": null, "code": null } }))).into_response()
+    (status, axum::Json(json!({ "error": { "message": message, "type": kind, "param": null, "code": null } })))
+        .into_response()
 }
 
 /// Records the request, checks the provider key, applies the first-byte delay.
-async fn admit(state: &MockState, method: Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
+async fn admit(
+    state: &MockState,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, Response> {
     if state.options.record_requests {
         state.record(Recorded {
             method,
@@ -50,7 +57,13 @@ async fn admit(state: &MockState, method: Method, uri: &Uri, headers: &HeaderMap
     if !state.options.first_byte_delay.is_zero() {
         tokio::time::sleep(state.options.first_byte_delay).await;
     }
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("We could not parse the JSON body of your request: {e}"), "invalid_request_error"))
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("We could not parse the JSON body of your request: {e}"),
+            "invalid_request_error",
+        )
+    })
 }
 
 /// A fault named in the model, as a response; `None` to answer normally.
@@ -60,10 +73,18 @@ async fn fault(model: &str) -> Option<Response> {
     }
     let fault = |status, message: &str, kind: &str| Some(error(status, message, kind));
     if model.contains("fault-500") {
-        return fault(StatusCode::INTERNAL_SERVER_ERROR, "The server had an error while processing your request.", "server_error");
+        return fault(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server had an error while processing your request.",
+            "server_error",
+        );
     }
     if model.contains("fault-503") {
-        return fault(StatusCode::SERVICE_UNAVAILABLE, "The engine is currently overloaded, please try again later.", "server_error");
+        return fault(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The engine is currently overloaded, please try again later.",
+            "server_error",
+        );
     }
     if model.contains("fault-400") {
         return fault(StatusCode::BAD_REQUEST, "mock: this request was rejected as invalid", "invalid_request_error");
@@ -108,7 +129,8 @@ struct Answer {
 fn answer(request: &Value, extra_words: usize) -> Answer {
     let empty = Vec::new();
     let messages = request.get("messages").and_then(Value::as_array).unwrap_or(&empty);
-    let last_user = messages.iter().rev().find(|m| m["role"] == "user").map(|m| text_of(&m["content"])).unwrap_or_default();
+    let last_user =
+        messages.iter().rev().find(|m| m["role"] == "user").map(|m| text_of(&m["content"])).unwrap_or_default();
     let prompt_tokens = prompt_tokens(messages);
     let tools = request.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty());
     let wants_tools = request.get("tool_choice").and_then(Value::as_str) != Some("none");
@@ -116,7 +138,12 @@ fn answer(request: &Value, extra_words: usize) -> Answer {
     if let (Some(tools), true, true) = (tools, wants_tools, last_is_user) {
         let name = tools[0]["function"]["name"].as_str().unwrap_or("tool").to_owned();
         let arguments = json!({ "input": last_user }).to_string();
-        return Answer { words: Vec::new(), tool_call: Some((name, arguments)), finish_reason: "tool_calls", prompt_tokens };
+        return Answer {
+            words: Vec::new(),
+            tool_call: Some((name, arguments)),
+            finish_reason: "tool_calls",
+            prompt_tokens,
+        };
     }
     let text = format!("Hello! This is the arouter mock upstream. You said: {last_user}");
     let mut words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
@@ -140,7 +167,13 @@ fn usage(prompt: u64, completion: u64) -> Value {
     })
 }
 
-async fn chat(State(state): State<Arc<MockState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn chat(
+    State(state): State<Arc<MockState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request = match admit(&state, method, &uri, &headers, &body).await {
         Ok(request) => request,
         Err(response) => return response,
@@ -155,11 +188,13 @@ async fn chat(State(state): State<Arc<MockState>>, method: Method, uri: Uri, hea
     let report_usage = !model.contains("fault-no-usage");
     if request["stream"] == true {
         let include_usage = report_usage && request["stream_options"]["include_usage"] == true;
-        let frames = stream_frames(&id, &model, &answer, include_usage.then(|| usage(answer.prompt_tokens, completion_tokens)));
+        let frames =
+            stream_frames(&id, &model, &answer, include_usage.then(|| usage(answer.prompt_tokens, completion_tokens)));
         return stream_response(state, frames, &model);
     }
     if model.contains("fault-malformed") {
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "<html>this is not json</html>").into_response();
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "<html>this is not json</html>")
+            .into_response();
     }
     let message = match &answer.tool_call {
         Some((name, arguments)) => json!({
@@ -205,7 +240,10 @@ fn stream_frames(id: &str, model: &str, answer: &Answer, usage: Option<Value>) -
             let middle = arguments.len() / 2;
             let middle = (middle..arguments.len()).find(|&i| arguments.is_char_boundary(i)).unwrap_or(arguments.len());
             for part in [&arguments[..middle], &arguments[middle..]] {
-                frames.push(chunk(json!({ "tool_calls": [{ "index": 0, "function": { "arguments": part } }] }), Value::Null));
+                frames.push(chunk(
+                    json!({ "tool_calls": [{ "index": 0, "function": { "arguments": part } }] }),
+                    Value::Null,
+                ));
             }
         }
         None => {
@@ -272,10 +310,7 @@ fn stream_response(state: Arc<MockState>, mut frames: Vec<String>, model: &str) 
         }
         guard.finished = true;
     };
-    (
-        [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
-        Body::from_stream(body),
-    )
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
         .into_response()
 }
 
@@ -296,7 +331,13 @@ fn embedding(text: &str, dimensions: usize) -> Vec<f32> {
     values.iter().map(|v| v / norm).collect()
 }
 
-async fn embeddings(State(state): State<Arc<MockState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn embeddings(
+    State(state): State<Arc<MockState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request = match admit(&state, method, &uri, &headers, &body).await {
         Ok(request) => request,
         Err(response) => return response,
@@ -307,7 +348,9 @@ async fn embeddings(State(state): State<Arc<MockState>>, method: Method, uri: Ur
     }
     let inputs: Vec<String> = match &request["input"] {
         Value::String(s) => vec![s.clone()],
-        Value::Array(items) if items.iter().all(Value::is_string) => items.iter().map(|v| v.as_str().unwrap_or("").to_owned()).collect(),
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            items.iter().map(|v| v.as_str().unwrap_or("").to_owned()).collect()
+        }
         Value::Array(items) if items.iter().all(Value::is_number) => vec![Value::Array(items.clone()).to_string()],
         Value::Array(items) => items.iter().map(Value::to_string).collect(),
         _ => return error(StatusCode::BAD_REQUEST, "'input' is required", "invalid_request_error"),

@@ -32,7 +32,12 @@ struct ErrorDetail {
 }
 
 impl<'a> OpenAiClient<'a> {
-    pub(super) fn new(http: &'a reqwest::Client, config: &'a ProviderConfig, key: &'a Secret, first_byte: Duration) -> Self {
+    pub(super) fn new(
+        http: &'a reqwest::Client,
+        config: &'a ProviderConfig,
+        key: &'a Secret,
+        first_byte: Duration,
+    ) -> Self {
         Self { http, config, key, first_byte }
     }
 

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 
 use crate::error::ApiError;
 use crate::keys::{CachedKey, KeyHash, KeyType};
@@ -25,7 +25,8 @@ pub struct AnyCaller(pub Arc<CachedKey>);
 
 /// The key the client presented, in the order ARouter documents.
 fn presented_key(parts: &Parts) -> Option<&str> {
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let header =
+        |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
     if let Some(auth) = header(header::AUTHORIZATION.as_str()) {
         let (scheme, token) = auth.split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
@@ -58,9 +59,9 @@ impl FromRequestParts<AppState> for ApiCaller {
         let key = authenticate(state, parts)?;
         match key.record.key_type {
             KeyType::Regular => Ok(Self(key)),
-            KeyType::Management => Err(ApiError::forbidden(
-                "management keys cannot call inference endpoints; use an lr_live_ API key",
-            )),
+            KeyType::Management => {
+                Err(ApiError::forbidden("management keys cannot call inference endpoints; use an lr_live_ API key"))
+            }
         }
     }
 }

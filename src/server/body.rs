@@ -8,7 +8,10 @@ use super::MAX_BODY_BYTES;
 use crate::error::{ApiError, ErrorKind};
 
 fn too_large() -> ApiError {
-    ApiError::new(ErrorKind::PayloadTooLarge, format!("request body is larger than {} MB", MAX_BODY_BYTES / (1024 * 1024)))
+    ApiError::new(
+        ErrorKind::PayloadTooLarge,
+        format!("request body is larger than {} MB", MAX_BODY_BYTES / (1024 * 1024)),
+    )
 }
 
 /// The whole body, or 413 past the cap.

@@ -73,7 +73,8 @@ pub async fn chat_completions(
     let first = match upstream.next_frame().await {
         Ok(Some(frame)) => frame,
         Ok(None) | Err(_) => {
-            let err = ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: the stream ended before any event");
+            let err =
+                ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: the stream ended before any event");
             stream.meter.record(stream.meter.unanswered(err.status().as_u16(), false));
             return Err(err);
         }
@@ -97,4 +98,3 @@ pub async fn chat_completions(
     )
         .into_response())
 }
-

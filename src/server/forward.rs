@@ -35,12 +35,14 @@ pub async fn forward_json(
             return Err(err);
         }
     };
-    let who = Identity { id: &meter.id, model: &meter.route.model, pricing: meter.route.pricing.as_ref(), prompt_bytes };
+    let who =
+        Identity { id: &meter.id, model: &meter.route.model, pricing: meter.route.pricing.as_ref(), prompt_bytes };
     let rewritten = match rewrite(&upstream, who) {
         Ok(rewritten) => rewritten,
         Err(invalid) => {
             tracing::debug!(%invalid, "upstream body rejected");
-            let err = ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream");
+            let err =
+                ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream");
             meter.record(meter.unanswered(err.status().as_u16(), false));
             return Err(err);
         }

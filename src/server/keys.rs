@@ -2,11 +2,11 @@
 //! (`/api/v1/key`, `/v1/key`, any key). Every write goes to the database first, then the cache,
 //! so a change takes effect on the next request.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -125,7 +125,10 @@ pub async fn update_key(
     if !state.store.update_key(&record).await? {
         return Err(ApiError::not_found(format!("no API key with hash '{hash}'")));
     }
-    let key = state.keys.replace_record(record).ok_or_else(|| ApiError::not_found(format!("no API key with hash '{hash}'")))?;
+    let key = state
+        .keys
+        .replace_record(record)
+        .ok_or_else(|| ApiError::not_found(format!("no API key with hash '{hash}'")))?;
     Ok(Json(json!({ "data": key_object(&key, now) })))
 }
 

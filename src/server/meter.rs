@@ -56,7 +56,19 @@ impl Meter {
         streamed: bool,
         prompt_bytes: usize,
     ) -> Self {
-        Self { state, key, id, api, route, created_at, arrived, streamed, prompt_bytes, first_byte: None, recorded: false }
+        Self {
+            state,
+            key,
+            id,
+            api,
+            route,
+            created_at,
+            arrived,
+            streamed,
+            prompt_bytes,
+            first_byte: None,
+            recorded: false,
+        }
     }
 
     /// Notes that the upstream's first byte arrived.

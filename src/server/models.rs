@@ -1,8 +1,8 @@
 //! `GET /v1/models` and `GET /api/v1/models`: the catalog in OpenRouter's model shape, which
 //! also carries what OpenAI's `list models` needs (`object`, `owned_by`).
 
-use axum::extract::{Query, State};
 use axum::Json;
+use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -94,8 +94,11 @@ pub async fn list_models(
         None | Some("") => vec!["text"],
         Some(list) => list.split(',').map(str::trim).collect(),
     };
-    let wanted_params: Vec<&str> =
-        query.supported_parameters.as_deref().map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let wanted_params: Vec<&str> = query
+        .supported_parameters
+        .as_deref()
+        .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
     let offset = page_number("offset", query.offset.as_deref(), 0)?;
     let limit = page_number("limit", query.limit.as_deref(), DEFAULT_LIMIT)?.min(MAX_LIMIT);
 
@@ -104,7 +107,9 @@ pub async fn list_models(
         .catalog
         .models()
         .iter()
-        .filter(|m| wanted_outputs.contains(&"all") || m.output_modalities.iter().any(|o| wanted_outputs.contains(&o.as_str())))
+        .filter(|m| {
+            wanted_outputs.contains(&"all") || m.output_modalities.iter().any(|o| wanted_outputs.contains(&o.as_str()))
+        })
         .filter(|m| wanted_params.iter().all(|p| m.supported_parameters.iter().any(|s| s == p)))
         .collect();
     let total = matching.len();

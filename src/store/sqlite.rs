@@ -35,8 +35,7 @@ fn json_list(list: &Option<Vec<String>>) -> Option<String> {
 }
 
 fn parse_list(raw: Option<String>) -> Result<Option<Vec<String>>, StoreError> {
-    raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}"))))
-        .transpose()
+    raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))).transpose()
 }
 
 impl SqliteStore {
@@ -213,10 +212,8 @@ impl SqliteStore {
     }
 
     pub async fn get_generation(&self, id: &str) -> Result<Option<GenerationRecord>, StoreError> {
-        let Some(row) = sqlx::query("SELECT * FROM generations WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(row) =
+            sqlx::query("SELECT * FROM generations WHERE id = ?").bind(id).fetch_optional(&self.pool).await?
         else {
             return Ok(None);
         };

@@ -44,7 +44,13 @@ async fn unknown_fields_reach_the_upstream_byte_for_byte() {
     let h = Harness::start().await;
     let key = h.api_key().await;
     let body = r#"{"model":"gpt-5.4","messages":[{"role":"user","content":"Hi"}],"temperature":0.70,"x_vendor":{"nested":[1.0,2e3,"\u00e9"]},"metadata":{"a":"b"}}"#;
-    let response = h.post("/v1/chat/completions", &key).header("content-type", "application/json").body(body).send().await.unwrap();
+    let response = h
+        .post("/v1/chat/completions", &key)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["model"], "openai/gpt-5.4", "bare ids are OpenAI's and answered with the prefix");
@@ -154,10 +160,13 @@ async fn bad_input_is_a_400_and_never_reaches_the_upstream() {
 async fn oversized_bodies_get_413_with_or_without_content_length() {
     let h = Harness::start().await;
     let key = h.api_key().await;
-    let big = format!(r#"{{"model":"gpt-5.4","messages":[{{"role":"user","content":"{}"}}]}}"#, "a".repeat(11 * 1024 * 1024));
+    let big =
+        format!(r#"{{"model":"gpt-5.4","messages":[{{"role":"user","content":"{}"}}]}}"#, "a".repeat(11 * 1024 * 1024));
     let response = h.post("/v1/chat/completions", &key).body(big.clone()).send().await.unwrap();
     assert_error(response, 413, "invalid_request_error", "larger than 10 MB").await;
-    let chunks = futures_util::stream::iter(big.into_bytes().chunks(1 << 20).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>());
+    let chunks = futures_util::stream::iter(
+        big.into_bytes().chunks(1 << 20).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>(),
+    );
     let response = h.post("/v1/chat/completions", &key).body(reqwest::Body::wrap_stream(chunks)).send().await.unwrap();
     assert_eq!(response.status(), 413);
     assert_eq!(h.upstream_calls(), 0);
@@ -169,14 +178,23 @@ async fn upstream_failures_map_to_documented_statuses_without_leaking() {
     let key = h.api_key().await;
     let send = |model: &str| h.post("/v1/chat/completions", &key).json(&chat(model)).send();
     assert_error(send("openai/fault-500").await.unwrap(), 502, "server_error", "upstream request failed").await;
-    assert_error(send("openai/fault-400").await.unwrap(), 400, "invalid_request_error", "mock: this request was rejected").await;
+    assert_error(
+        send("openai/fault-400").await.unwrap(),
+        400,
+        "invalid_request_error",
+        "mock: this request was rejected",
+    )
+    .await;
     let limited = send("openai/fault-429").await.unwrap();
     assert_eq!(limited.headers()["retry-after"], "7");
     assert_error(limited, 429, "rate_limit_error", "rate limiting").await;
     let malformed = send("openai/fault-malformed").await.unwrap();
     let body = assert_error(malformed, 502, "server_error", "invalid response from upstream").await;
     let text = body.to_string();
-    assert!(!text.contains("127.0.0.1") && !text.contains(&h.mock.addr().port().to_string()), "upstream address leaked: {text}");
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains(&h.mock.addr().port().to_string()),
+        "upstream address leaked: {text}"
+    );
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use arouter::App;
 use arouter::clock::Clock;
 use arouter::config::Config;
 use arouter::mock::{MockOptions, MockUpstream};
 use arouter::state::AppState;
 use arouter::usage::GenerationRecord;
-use arouter::App;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -46,8 +46,9 @@ fn invalid_json(err: impl std::fmt::Display) -> ApiError {
 fn field<'a, T: Deserialize<'a>>(obj: &'a RawObject<'_>, name: &str, expected: &str) -> Result<Option<T>, ApiError> {
     match obj.get(name) {
         None => Ok(None),
-        Some(raw) => serde_json::from_str::<Option<T>>(raw.get())
-            .map_err(|_| bad(format!("'{name}' must be {expected}"))),
+        Some(raw) => {
+            serde_json::from_str::<Option<T>>(raw.get()).map_err(|_| bad(format!("'{name}' must be {expected}")))
+        }
     }
 }
 
@@ -122,9 +123,7 @@ fn model_of<'a>(body: &'a RawObject<'_>) -> Result<Cow<'a, str>, ApiError> {
         return Ok(model);
     }
     let models = field::<Vec<Cow<'a, str>>>(body, "models", "an array of model ids")?;
-    models
-        .and_then(|m| m.into_iter().next())
-        .ok_or_else(|| bad("'model' is required".into()))
+    models.and_then(|m| m.into_iter().next()).ok_or_else(|| bad("'model' is required".into()))
 }
 
 impl<'a> ChatRequest<'a> {
@@ -152,9 +151,8 @@ impl<'a> ChatRequest<'a> {
                     .map_err(|_| bad("'stop' must be a string or an array of strings".into()))
             })
             .transpose()?;
-        let reasoning_effort = field::<Reasoning>(&body, "reasoning", "an object")?
-            .and_then(|r| r.effort)
-            .map(Cow::into_owned);
+        let reasoning_effort =
+            field::<Reasoning>(&body, "reasoning", "an object")?.and_then(|r| r.effort).map(Cow::into_owned);
         Ok(Self { body, model: Cow::Owned(model), stream, include_usage, max_tokens, prompt_bytes, reasoning_effort })
     }
 
@@ -222,9 +220,8 @@ impl<'a> EmbeddingsRequest<'a> {
         let body = RawObject::parse(bytes).map_err(invalid_json)?;
         let model = field::<String>(&body, "model", "a string")?.ok_or_else(|| bad("'model' is required".into()))?;
         let raw_input = body.get("input").ok_or_else(|| bad("'input' is required".into()))?;
-        let input: EmbeddingInput = serde_json::from_str(raw_input.get()).map_err(|_| {
-            bad("'input' must be a string, an array of strings, or an array of token arrays".into())
-        })?;
+        let input: EmbeddingInput = serde_json::from_str(raw_input.get())
+            .map_err(|_| bad("'input' must be a string, an array of strings, or an array of token arrays".into()))?;
         let empty = match &input {
             EmbeddingInput::Text(_) => false,
             EmbeddingInput::Texts(t) => t.is_empty(),
@@ -282,7 +279,8 @@ mod tests {
         assert!(!req.wants_usage_chunk());
         let out: serde_json::Value = serde_json::from_slice(&req.upstream_body("m")).unwrap();
         assert_eq!(out["stream_options"], serde_json::json!({"include_usage": true, "include_obfuscation": false}));
-        let plain = ChatRequest::parse(br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#).unwrap();
+        let plain =
+            ChatRequest::parse(br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#).unwrap();
         assert!(plain.wants_usage_chunk());
         let out: serde_json::Value = serde_json::from_slice(&plain.upstream_body("m")).unwrap();
         assert_eq!(out["stream_options"]["include_usage"], true);
@@ -319,7 +317,8 @@ mod tests {
     #[test]
     fn embeddings_accept_strings_and_arrays() {
         for input in [r#""hello""#, r#"["a","b"]"#, "[1,2,3]", "[[1],[2]]"] {
-            let body = format!(r#"{{"model":"openai/text-embedding-3-small","input":{input},"encoding_format":"base64"}}"#);
+            let body =
+                format!(r#"{{"model":"openai/text-embedding-3-small","input":{input},"encoding_format":"base64"}}"#);
             let req = EmbeddingsRequest::parse(body.as_bytes()).unwrap();
             let out: serde_json::Value = serde_json::from_slice(&req.upstream_body("text-embedding-3-small")).unwrap();
             assert_eq!(out["model"], "text-embedding-3-small");

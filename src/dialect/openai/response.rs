@@ -66,8 +66,7 @@ pub fn rewrite_completion(bytes: &[u8], who: Identity<'_>) -> Result<Rewritten, 
         .map_err(|_| InvalidResponse("'choices' is not an array of choices".into()))?
         .ok_or_else(|| InvalidResponse("no 'choices'".into()))?;
     let finish_reason = choices.first().and_then(|c| c.finish_reason.as_deref()).map(str::to_owned);
-    let content_bytes: usize =
-        choices.iter().filter_map(|c| c.message.as_ref()?.content).map(|c| c.get().len()).sum();
+    let content_bytes: usize = choices.iter().filter_map(|c| c.message.as_ref()?.content).map(|c| c.get().len()).sum();
     drop(choices);
 
     body.set_value("id", who.id);
@@ -119,7 +118,12 @@ mod tests {
     use crate::usage::pricing::parse_usd;
 
     fn pricing() -> Pricing {
-        Pricing { prompt: parse_usd("2.5").unwrap(), completion: parse_usd("10").unwrap(), cache_read: None, cache_write: None }
+        Pricing {
+            prompt: parse_usd("2.5").unwrap(),
+            completion: parse_usd("10").unwrap(),
+            cache_read: None,
+            cache_write: None,
+        }
     }
 
     #[test]

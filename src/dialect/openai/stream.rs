@@ -237,7 +237,10 @@ mod tests {
         assert!(events[3].contains(r#""cost":0.000014"#), "{}", events[3]);
         assert_eq!(events[4], "data: [DONE]");
         let m = rw.metered();
-        assert_eq!((m.usage.prompt_tokens, m.usage.completion_tokens, m.cost_nano, m.estimated), (10, 2, 14_000, false));
+        assert_eq!(
+            (m.usage.prompt_tokens, m.usage.completion_tokens, m.cost_nano, m.estimated),
+            (10, 2, 14_000, false)
+        );
         assert_eq!(m.finish_reason.as_deref(), Some("stop"));
     }
 
@@ -252,7 +255,8 @@ mod tests {
     fn in_band_errors_and_garbage_end_the_stream_with_an_error_chunk() {
         let who = Identity { id: "gen-1", model: "openai/m", pricing: None, prompt_bytes: 8 };
         let mut rw = StreamRewriter::new(who, true, 5);
-        let frame = SseFrame { event: None, data: r#"{"error":{"message":"secret upstream detail at api.internal"}}"#.into() };
+        let frame =
+            SseFrame { event: None, data: r#"{"error":{"message":"secret upstream detail at api.internal"}}"#.into() };
         let Step::Failed(bytes, err) = rw.push(&frame) else { panic!("expected failure") };
         let text = std::str::from_utf8(&bytes).unwrap();
         assert!(text.contains(r#""finish_reason":"error""#) && text.contains(r#""code":502"#));
