@@ -4,3 +4,5 @@
 mod common;
 #[path = "api/chat.rs"]
 mod chat;
+#[path = "api/streaming.rs"]
+mod streaming;
