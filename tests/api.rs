@@ -1,8 +1,10 @@
 //! Integration tests: the real gateway over real HTTP, against the real mock upstream.
 
-#[path = "api/common.rs"]
-mod common;
 #[path = "api/chat.rs"]
 mod chat;
+#[path = "api/common.rs"]
+mod common;
+#[path = "api/keys.rs"]
+mod keys;
 #[path = "api/streaming.rs"]
 mod streaming;

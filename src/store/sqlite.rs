@@ -79,7 +79,7 @@ impl SqliteStore {
     pub async fn update_key(&self, k: &KeyRecord) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE api_keys SET name = ?, disabled = ?, limit_nano = ?, limit_reset = ?,
-                allowed_providers = ?, allowed_models = ?, updated_at = ?, expires_at = ?
+                allowed_providers = ?, allowed_models = ?, creator_user_id = ?, updated_at = ?, expires_at = ?
              WHERE hash = ? AND deleted_at IS NULL",
         )
         .bind(&k.name)
@@ -88,6 +88,7 @@ impl SqliteStore {
         .bind(k.limit_reset.map(LimitReset::as_str))
         .bind(json_list(&k.allowed_providers))
         .bind(json_list(&k.allowed_models))
+        .bind(&k.creator_user_id)
         .bind(k.updated_at.map(ms))
         .bind(k.expires_at.map(ms))
         .bind(k.hash.to_hex())
