@@ -137,12 +137,18 @@ pub struct ProviderConfig {
 pub struct Timeouts {
     pub connect: Duration,
     pub first_byte: Duration,
+    /// Upstream silence after which a stream gets a keep-alive (15 s, as DESIGN §3 says).
+    pub keep_alive: Duration,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
         // Long reasoning models can think for minutes before their first byte.
-        Self { connect: Duration::from_secs(10), first_byte: Duration::from_secs(600) }
+        Self {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(600),
+            keep_alive: Duration::from_secs(15),
+        }
     }
 }
 
@@ -253,6 +259,7 @@ impl RawConfig {
             timeouts: Timeouts {
                 connect: self.timeouts.connect_secs.map_or(defaults.connect, Duration::from_secs),
                 first_byte: self.timeouts.first_byte_secs.map_or(defaults.first_byte, Duration::from_secs),
+                keep_alive: defaults.keep_alive,
             },
         })
     }

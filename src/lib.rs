@@ -88,7 +88,8 @@ impl App {
         let bootstrap_key = bootstrap_management_key(&config, &store, &keys, &clock).await?;
         let (ledger, ledger_task) = Ledger::start(store.clone());
         let providers = Providers::new(&config);
-        let state = AppState::new(Inner { config, keys, store, providers, ledger, clock });
+        let configured_key = config.management_key.as_ref().map(|Secret(key)| KeyHash::of(key));
+        let state = AppState::new(Inner { config, keys, store, providers, ledger, clock, configured_key });
         Ok(Self { state, bootstrap_key, mock_addr, ledger_task })
     }
 

@@ -85,7 +85,7 @@ pub async fn chat_completions(
         return Err(err);
     }
     let id = generation_header(&stream.meter.id);
-    let body = Body::from_stream(relay(stream, upstream, first_step));
+    let body = Body::from_stream(relay(stream, upstream, first_step, state.config.timeouts.keep_alive));
     Ok((
         StatusCode::OK,
         [

@@ -16,9 +16,6 @@ use crate::error::{ApiError, ErrorKind};
 use crate::providers::OpenAiClient;
 use crate::sse::{self, SseDecoder, SseFrame};
 
-/// How long the upstream may stay silent before the client gets a keep-alive comment.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
 /// Reads a whole upstream JSON answer, rewrites it, settles it, and builds the response.
 pub async fn forward_json(
     mut meter: Meter,
@@ -115,12 +112,14 @@ impl UpstreamEvents {
     }
 }
 
-/// Forwards the rewritten stream. Dropping it (client gone) drops the upstream response,
+/// Forwards the rewritten stream, with a keep-alive comment after each `keep_alive` of
+/// upstream silence. Dropping it (client gone) drops the upstream response,
 /// which closes the upstream connection, and the `StreamMeter` records what was used.
 pub fn relay(
     mut stream: StreamMeter,
     mut upstream: UpstreamEvents,
     first: Step,
+    keep_alive: Duration,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
         let mut step = Some(first);
@@ -144,7 +143,7 @@ pub fn relay(
                     }
                 }
             }
-            match tokio::time::timeout(KEEP_ALIVE, upstream.next_frame()).await {
+            match tokio::time::timeout(keep_alive, upstream.next_frame()).await {
                 Err(_silent) => yield Ok(Bytes::from_static(sse::KEEP_ALIVE_COMMENT)),
                 Ok(Ok(Some(frame))) => step = Some(stream.rewriter.push(&frame)),
                 Ok(Ok(None)) | Ok(Err(UpstreamBroken::Transport)) => {

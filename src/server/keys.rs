@@ -26,9 +26,15 @@ fn known_providers(state: &AppState) -> Vec<&str> {
     state.config.providers.iter().map(|p| p.id.as_str()).collect()
 }
 
+/// A key the management API may show and change (not the configured bootstrap key).
+fn manageable(state: &AppState, key: &CachedKey) -> bool {
+    state.configured_key != Some(key.record.hash)
+}
+
 fn find(state: &AppState, hash: &str) -> Result<std::sync::Arc<CachedKey>, ApiError> {
     KeyHash::parse_hex(hash)
         .and_then(|h| state.keys.get(&h))
+        .filter(|key| manageable(state, key))
         .ok_or_else(|| ApiError::not_found(format!("no API key with hash '{hash}'")))
 }
 
@@ -91,7 +97,7 @@ pub async fn list_keys(
         .keys
         .snapshot()
         .iter()
-        .filter(|k| include_disabled || !k.record.disabled)
+        .filter(|k| manageable(&state, k) && (include_disabled || !k.record.disabled))
         .skip(offset)
         .take(PAGE_SIZE)
         .map(|k| key_object(k, now))

@@ -556,6 +556,17 @@ async fn an_env_management_key_replaces_the_bootstrap_key_and_is_not_stored() {
     assert_error(send_chat(&h, &env_key, "openai/gpt-5.4").await, 403, "forbidden_error", "management keys").await;
     let me = ok(h.get("/api/v1/key", &env_key)).await;
     assert_eq!(me["data"]["is_management_key"], true);
+    // The configured key is configuration: not listed, not patchable, not deletable.
+    let env_hash = hex::encode(Sha256::digest(env_key.as_bytes()));
+    let listed = ok(h.get("/api/v1/keys?include_disabled=true", &env_key)).await;
+    assert!(listed["data"].as_array().unwrap().iter().all(|k| k["hash"] != env_hash.as_str()), "{listed}");
+    let key_path = format!("/api/v1/keys/{env_hash}");
+    let patch =
+        h.http.patch(h.url(&key_path)).bearer_auth(&env_key).json(&json!({ "disabled": true })).send().await.unwrap();
+    assert_eq!(patch.status(), 404);
+    let delete = h.http.delete(h.url(&key_path)).bearer_auth(&env_key).send().await.unwrap();
+    assert_eq!(delete.status(), 404);
+    assert_eq!(ok(h.get("/api/v1/key", &env_key)).await["data"]["disabled"], false);
     h.stop().await;
 
     let bytes = database_bytes(&path);

@@ -387,3 +387,26 @@ async fn graceful_shutdown_lets_a_running_stream_finish() {
     assert_eq!((record.status, record.streamed, record.cancelled, record.usage_estimated), (200, true, false, false));
     assert_eq!(record.usage.completion_tokens, 50);
 }
+
+#[tokio::test]
+async fn a_silent_upstream_gets_keep_alive_comments_between_chunks() {
+    let options = MockOptions { chunk_delay: Duration::from_millis(400), ..MockOptions::default() };
+    let h = Harness::with(options, |c| c.timeouts.keep_alive = Duration::from_millis(100)).await;
+    let key = h.api_key().await;
+    let mut body = chat("openai/gpt-5.4");
+    body["stream"] = json!(true);
+    body["max_tokens"] = json!(2);
+    let response = h.post("/v1/chat/completions", &key).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let comments = text.lines().filter(|l| *l == ": keep-alive").count();
+    assert!(comments >= 4, "expected keep-alive comments while the upstream was silent:\n{text}");
+    let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!(data.last(), Some(&"[DONE]"));
+    let content: String = data
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(content, "Hello! This", "keep-alives do not disturb the content");
+}
