@@ -4,6 +4,36 @@
 //! * `raw`: a JSON object whose member values stay the client's (or upstream's) exact bytes,
 //!   for same-format forwarding with a few members rewritten.
 //! * `openai`: Chat Completions and embeddings.
+//!
+//! Each format that joins the translation hub has `decode` (native → `llm`) and `encode`
+//! (`llm` → native) modules, for requests, responses and streams.
 
 pub mod openai;
 pub mod raw;
+
+use crate::usage::{Pricing, Usage};
+
+/// The upstream answered 2xx with something that is not the expected body.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid response from upstream: {0}")]
+pub struct InvalidResponse(pub String);
+
+/// What to put in place of the upstream's identity fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    /// The gateway's generation id.
+    pub id: &'a str,
+    /// The public model id.
+    pub model: &'a str,
+    pub pricing: Option<&'a Pricing>,
+    /// Bytes of prompt, for an estimate if the upstream reports no usage.
+    pub prompt_bytes: usize,
+}
+
+impl Identity<'_> {
+    pub fn cost(&self, usage: &Usage) -> i64 {
+        self.pricing.map_or(0, |p| p.cost(usage))
+    }
+}
+
+

@@ -3,6 +3,7 @@
 //! # Layout
 //! * `config`: command line, environment and TOML file, resolved into one validated `Config`.
 //! * `server`: the HTTP edge (routes, auth, body limits, handlers); `router(state)` builds it.
+//! * `llm`: the neutral chat model every cross-format request translates through.
 //! * `dialect`: wire formats and their rewriting/translation; pure, no I/O.
 //! * `sse`: incremental server-sent-events decoding and framing.
 //! * `providers`: outbound calls to upstreams over one pooled HTTP client.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod dialect;
 pub mod error;
 pub mod keys;
+pub mod llm;
 pub mod mock;
 pub mod providers;
 pub mod routing;

@@ -6,12 +6,8 @@ use serde_json::value::RawValue;
 
 use super::usage;
 use crate::dialect::raw::RawObject;
-use crate::usage::{Pricing, Usage, estimate_tokens};
-
-/// The upstream answered 2xx with something that is not the expected JSON object.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid response from upstream: {0}")]
-pub struct InvalidResponse(pub String);
+pub use crate::dialect::{Identity, InvalidResponse};
+use crate::usage::{Usage, estimate_tokens};
 
 /// A rewritten response and what it used.
 #[derive(Debug)]
@@ -36,24 +32,6 @@ struct Choice<'a> {
 struct Message<'a> {
     #[serde(borrow)]
     content: Option<&'a RawValue>,
-}
-
-/// What to put in place of the upstream's identity fields.
-#[derive(Debug, Clone, Copy)]
-pub struct Identity<'a> {
-    /// The gateway's generation id.
-    pub id: &'a str,
-    /// The public model id.
-    pub model: &'a str,
-    pub pricing: Option<&'a Pricing>,
-    /// Bytes of prompt, for an estimate if the upstream reports no usage.
-    pub prompt_bytes: usize,
-}
-
-impl Identity<'_> {
-    pub fn cost(&self, usage: &Usage) -> i64 {
-        self.pricing.map_or(0, |p| p.cost(usage))
-    }
 }
 
 /// Rewrites a `chat.completion` body.
@@ -115,6 +93,7 @@ fn settle_usage(body: &mut RawObject<'_>, who: Identity<'_>, completion_bytes: u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::usage::Pricing;
     use crate::usage::pricing::parse_usd;
 
     fn pricing() -> Pricing {

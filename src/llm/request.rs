@@ -1,0 +1,146 @@
+//! A chat request in neutral form.
+
+use serde_json::{Map, Value};
+
+/// Who speaks a turn. System text is not a turn (`ChatRequest::system`), and tool results are
+/// parts of a user turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// Where an image's bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    /// An `http(s)` URL, fetched by the provider (or, for Gemini, by the gateway).
+    Url(String),
+    /// Inline bytes, base64-encoded.
+    Base64 { media_type: String, data: String },
+}
+
+/// One piece of a turn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text {
+        text: String,
+        /// Anthropic-style prompt caching marker (`{"type":"ephemeral"}`), kept when a client
+        /// sends it so caching survives translation.
+        cache_control: Option<Value>,
+    },
+    Image {
+        source: ImageSource,
+    },
+    /// A PDF or other document, inline or by URL.
+    Document {
+        source: ImageSource,
+    },
+    /// The assistant calling a tool.
+    ToolCall {
+        id: String,
+        name: String,
+        /// Always a JSON object.
+        arguments: Value,
+    },
+    /// The result of a tool call, sent back in a user turn.
+    ToolResult {
+        call_id: String,
+        /// Text and image parts.
+        content: Vec<Part>,
+        is_error: bool,
+    },
+    /// Reasoning text, with the provider's signature when it gave one (needed to replay it).
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
+    /// Reasoning the provider returned encrypted; replayed as-is.
+    RedactedThinking {
+        data: String,
+    },
+}
+
+impl Part {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text { text: text.into(), cache_control: None }
+    }
+}
+
+/// A turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Part>,
+}
+
+/// A function the model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema of the arguments (an object schema).
+    pub parameters: Value,
+    pub strict: Option<bool>,
+    pub cache_control: Option<Value>,
+}
+
+/// Whether and which tool the model must call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    /// Some tool must be called.
+    Required,
+    /// This tool must be called.
+    Tool(String),
+}
+
+/// Requested output shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema { name: String, schema: Value, strict: Option<bool> },
+}
+
+/// Reasoning settings, OpenRouter's `reasoning` object (which also covers OpenAI's
+/// `reasoning_effort` and Anthropic's `thinking`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reasoning {
+    /// `none`, `minimal`, `low`, `medium`, `high`, `xhigh`, `max`.
+    pub effort: Option<String>,
+    /// A token budget for reasoning.
+    pub max_tokens: Option<u64>,
+    /// Reason, but leave the reasoning out of the answer.
+    pub exclude: bool,
+}
+
+/// A chat request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatRequest {
+    /// The model id as the client wrote it.
+    pub model: String,
+    /// System text, in order.
+    pub system: Vec<Part>,
+    pub messages: Vec<Message>,
+    pub max_tokens: Option<u64>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub top_k: Option<u64>,
+    pub stop: Vec<String>,
+    pub stream: bool,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    /// `Some(false)` forbids several tool calls in one turn.
+    pub parallel_tool_calls: Option<bool>,
+    pub response_format: Option<ResponseFormat>,
+    pub reasoning: Option<Reasoning>,
+    /// An opaque end-user id.
+    pub user: Option<String>,
+    pub seed: Option<i64>,
+    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f64>,
+    /// Source-format fields with no neutral slot. Not sent to a provider of another format;
+    /// kept so a decoder loses nothing silently and tests can see what was left over.
+    pub extra: Map<String, Value>,
+}
