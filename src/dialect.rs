@@ -37,3 +37,11 @@ impl Identity<'_> {
 }
 
 
+
+/// What an encoded request is for: the upstream's native model id and, when the catalog knows
+/// it, the model's output-token ceiling (Anthropic requires `max_tokens`; this is its default).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub model: &'a str,
+    pub max_output_tokens: Option<u64>,
+}

@@ -72,6 +72,24 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// The `error.type` on the Anthropic-native surface (Anthropic's own vocabulary).
+    pub fn anthropic_type(self) -> &'static str {
+        match self {
+            Self::BadRequest => "invalid_request_error",
+            Self::Unauthenticated => "authentication_error",
+            Self::PaymentRequired => "billing_error",
+            Self::Forbidden => "permission_error",
+            Self::NotFound => "not_found_error",
+            Self::PayloadTooLarge => "request_too_large",
+            Self::RateLimited => "rate_limit_error",
+            Self::Internal | Self::UpstreamFailed => "api_error",
+            Self::Unavailable => "overloaded_error",
+            Self::UpstreamTimeout => "timeout_error",
+        }
+    }
+}
+
 /// A failure to report to the client.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -126,6 +144,27 @@ impl ApiError {
                 "code": self.status().as_u16(),
             }
         })
+    }
+}
+
+impl ApiError {
+    /// Anthropic's error object, `{"type":"error","error":{"type","message"}}`, for HTTP bodies
+    /// and `event: error` frames on the Anthropic-native surface.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        json!({
+            "type": "error",
+            "error": { "type": self.kind.anthropic_type(), "message": self.message },
+        })
+    }
+
+    /// This error as an HTTP response in Anthropic's shape.
+    pub fn into_anthropic_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(self.anthropic_body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response.extensions_mut().insert(Arc::new(self));
+        response
     }
 }
 
