@@ -3,6 +3,8 @@
 //! Providers know URLs, credentials and how upstream failures map to our errors; the wire
 //! formats themselves live in `dialect`.
 
+pub mod anthropic;
+mod client;
 pub mod openai;
 
 use std::time::Duration;
@@ -12,7 +14,7 @@ use reqwest::StatusCode;
 use crate::config::{Config, ProviderConfig, Timeouts};
 use crate::error::{ApiError, ErrorKind};
 
-pub use openai::OpenAiClient;
+pub use client::UpstreamClient;
 
 /// Which wire format an upstream speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +104,13 @@ impl From<ProviderError> for ApiError {
                         ErrorKind::UpstreamTimeout,
                         format!("provider '{provider}' did not answer in time"),
                     ),
+                    // 503 from OpenAI, 529 `overloaded_error` from Anthropic: the provider is up
+                    // but shedding load, which clients should retry like a 503.
+                    503 | 529 => ApiError::new(
+                        ErrorKind::Unavailable,
+                        format!("provider '{provider}' is overloaded; retry later"),
+                    )
+                    .with_retry_after(retry_after),
                     code => ApiError::new(
                         ErrorKind::UpstreamFailed,
                         format!("upstream request failed: provider '{provider}' answered {code}"),
@@ -133,14 +142,23 @@ impl Providers {
         Self { http, configs: config.providers.clone(), timeouts: config.timeouts }
     }
 
-    /// A client for an OpenAI-format provider.
-    pub fn openai(&self, id: &str) -> Result<OpenAiClient<'_>, ProviderError> {
+    /// A client for provider `id`, if it is configured and supported.
+    pub fn client(&self, id: &str) -> Result<UpstreamClient<'_>, ProviderError> {
         let config = self.configs.iter().find(|p| p.id == id).ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
-        if config.kind != ProviderKind::OpenAi {
+        if config.kind == ProviderKind::Gemini {
             return Err(ProviderError::Unsupported(id.into()));
         }
         let key = config.api_key.as_ref().ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
-        Ok(OpenAiClient::new(&self.http, config, key, self.timeouts.first_byte))
+        Ok(UpstreamClient::new(&self.http, config, key, self.timeouts.first_byte))
+    }
+
+    /// A client for an OpenAI-format provider (for endpoints only that format has).
+    pub fn openai(&self, id: &str) -> Result<UpstreamClient<'_>, ProviderError> {
+        let client = self.client(id)?;
+        if client.kind() != ProviderKind::OpenAi {
+            return Err(ProviderError::Unsupported(id.into()));
+        }
+        Ok(client)
     }
 }
 

@@ -46,7 +46,7 @@ pub async fn chat_completions(
         request.stream,
         request.prompt_bytes,
     );
-    let response = match client.post("/chat/completions", upstream_body, request.stream).await {
+    let response = match client.post(client.chat_path(), upstream_body, request.stream, None).await {
         Ok(response) => response,
         Err(err) => {
             let err = ApiError::from(err);
@@ -66,7 +66,7 @@ pub async fn chat_completions(
         prompt_bytes: request.prompt_bytes,
     };
     let rewriter = StreamRewriter::new(who, request.wants_usage_chunk(), now.timestamp());
-    let mut stream = StreamMeter { meter, rewriter };
+    let mut stream = StreamMeter { meter, source: rewriter };
     let mut upstream = UpstreamEvents::new(response);
     // Peek at the first event before committing to 200, so an upstream that fails at once
     // gets a proper HTTP error instead of an error chunk.
@@ -79,7 +79,7 @@ pub async fn chat_completions(
             return Err(err);
         }
     };
-    let first_step = stream.rewriter.push(&first);
+    let first_step = stream.source.push(&first);
     if let Step::Failed(_, err) = first_step {
         stream.finish(err.status().as_u16());
         return Err(err);

@@ -44,7 +44,7 @@ pub async fn embeddings(
         false,
         request.input_bytes,
     );
-    let response = match client.post("/embeddings", upstream_body, false).await {
+    let response = match client.post(crate::providers::openai::EMBEDDINGS_PATH, upstream_body, false, None).await {
         Ok(response) => response,
         Err(err) => {
             let err = ApiError::from(err);

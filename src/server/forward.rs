@@ -11,15 +11,16 @@ use futures_util::{Stream, StreamExt};
 
 use super::meter::{Meter, Outcome, StreamMeter};
 use crate::dialect::openai::response::{Identity, InvalidResponse, Rewritten};
+use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::stream::{Metered, Step};
 use crate::error::{ApiError, ErrorKind};
-use crate::providers::OpenAiClient;
+use crate::providers::UpstreamClient;
 use crate::sse::{self, SseDecoder, SseFrame};
 
 /// Reads a whole upstream JSON answer, rewrites it, settles it, and builds the response.
 pub async fn forward_json(
     mut meter: Meter,
-    client: &OpenAiClient<'_>,
+    client: &UpstreamClient<'_>,
     response: reqwest::Response,
     prompt_bytes: usize,
     rewrite: fn(&[u8], Identity<'_>) -> Result<Rewritten, InvalidResponse>,
@@ -116,7 +117,7 @@ impl UpstreamEvents {
 /// upstream silence. Dropping it (client gone) drops the upstream response,
 /// which closes the upstream connection, and the `StreamMeter` records what was used.
 pub fn relay(
-    mut stream: StreamMeter,
+    mut stream: StreamMeter<StreamRewriter>,
     mut upstream: UpstreamEvents,
     first: Step,
     keep_alive: Duration,
@@ -145,16 +146,16 @@ pub fn relay(
             }
             match tokio::time::timeout(keep_alive, upstream.next_frame()).await {
                 Err(_silent) => yield Ok(Bytes::from_static(sse::KEEP_ALIVE_COMMENT)),
-                Ok(Ok(Some(frame))) => step = Some(stream.rewriter.push(&frame)),
+                Ok(Ok(Some(frame))) => step = Some(stream.source.push(&frame)),
                 Ok(Ok(None)) | Ok(Err(UpstreamBroken::Transport)) => {
-                    let (bytes, _err) = stream.rewriter.cut_short();
+                    let (bytes, _err) = stream.source.cut_short();
                     yield Ok(bytes);
                     stream.finish(200);
                     return;
                 }
                 Ok(Err(UpstreamBroken::Garbage)) => {
                     let err = ApiError::new(ErrorKind::UpstreamFailed, "invalid stream from upstream");
-                    yield Ok(stream.rewriter.error_chunk(&err));
+                    yield Ok(stream.source.error_chunk(&err));
                     stream.finish(200);
                     return;
                 }

@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::stream::Metered;
 use crate::keys::CachedKey;
+use crate::llm::Event;
 use crate::routing::Route;
 use crate::state::AppState;
-use crate::usage::{GenerationRecord, Usage, estimate_tokens};
+use crate::usage::{GenerationRecord, Pricing, Usage, estimate_tokens};
 
 /// HTTP-like status recorded for requests whose client went away (nginx's convention).
 pub const CLIENT_CLOSED: u16 = 499;
@@ -124,25 +125,86 @@ impl Drop for Meter {
     }
 }
 
-/// A stream's meter and rewriter together, so a dropped stream is charged for what the
-/// rewriter saw.
-#[derive(Debug)]
-pub struct StreamMeter {
-    pub meter: Meter,
-    pub rewriter: StreamRewriter,
+/// Whatever watches a stream go by and can say what it used so far.
+pub trait MeterSource {
+    fn metered(&self) -> Metered;
 }
 
-impl StreamMeter {
+impl MeterSource for StreamRewriter {
+    fn metered(&self) -> Metered {
+        StreamRewriter::metered(self)
+    }
+}
+
+/// Meters a translated stream from its neutral events.
+#[derive(Debug)]
+pub struct EventTap {
+    pricing: Option<Pricing>,
+    prompt_bytes: usize,
+    usage: Option<Usage>,
+    /// Bytes of generated text and tool arguments, for an estimate if usage never arrives.
+    generated_bytes: usize,
+    finish_reason: Option<&'static str>,
+}
+
+impl EventTap {
+    pub fn new(pricing: Option<Pricing>, prompt_bytes: usize) -> Self {
+        Self { pricing, prompt_bytes, usage: None, generated_bytes: 0, finish_reason: None }
+    }
+
+    pub fn observe(&mut self, event: &Event) {
+        match event {
+            Event::TextDelta(text) | Event::ThinkingDelta(text) => self.generated_bytes += text.len(),
+            Event::ToolArgsDelta { json, .. } => self.generated_bytes += json.len(),
+            Event::Usage(usage) => self.usage = Some(*usage),
+            Event::Finish { reason, .. } => self.finish_reason = Some(reason.as_openai()),
+            Event::Start { .. } | Event::ThinkingSignature(_) | Event::ToolCallStart { .. } => {}
+        }
+    }
+
+    /// Marks the stream as ended by an upstream error.
+    pub fn failed(&mut self) {
+        self.finish_reason = Some("error");
+    }
+}
+
+impl MeterSource for EventTap {
+    fn metered(&self) -> Metered {
+        let (usage, estimated) = match self.usage {
+            Some(usage) if usage.total_tokens() > 0 => (usage, false),
+            _ => (
+                Usage {
+                    prompt_tokens: estimate_tokens(self.prompt_bytes),
+                    completion_tokens: estimate_tokens(self.generated_bytes),
+                    ..Usage::default()
+                },
+                true,
+            ),
+        };
+        let cost_nano = self.pricing.map_or(0, |p| p.cost(&usage));
+        Metered { usage, estimated, cost_nano, finish_reason: self.finish_reason.map(str::to_owned) }
+    }
+}
+
+/// A stream's meter and what watches the stream, together, so a dropped stream is charged for
+/// what was seen.
+#[derive(Debug)]
+pub struct StreamMeter<S: MeterSource> {
+    pub meter: Meter,
+    pub source: S,
+}
+
+impl<S: MeterSource> StreamMeter<S> {
     pub fn finish(&mut self, status: u16) {
-        let metered = self.rewriter.metered();
+        let metered = self.source.metered();
         self.meter.record(Outcome { status, metered, cancelled: false });
     }
 }
 
-impl Drop for StreamMeter {
+impl<S: MeterSource> Drop for StreamMeter<S> {
     fn drop(&mut self) {
         if !self.meter.recorded {
-            let metered = self.rewriter.metered();
+            let metered = self.source.metered();
             self.meter.record(Outcome { status: CLIENT_CLOSED, metered, cancelled: true });
         }
     }
