@@ -72,6 +72,9 @@ pub struct CatalogError {
 pub struct Catalog {
     models: Vec<ModelInfo>,
     by_id: HashMap<String, usize>,
+    /// `provider/native` → model, so a provider's own id (`anthropic/claude-sonnet-4-6`) finds
+    /// the same entry as the public one (`anthropic/claude-sonnet-4.6`).
+    by_native: HashMap<String, usize>,
 }
 
 impl Catalog {
@@ -128,8 +131,10 @@ impl Catalog {
             };
             let m = &mut self.models[index];
             if let Some(v) = raw.native {
-                m.native = v
+                self.by_native.remove(&format!("{}/{}", m.provider, m.native));
+                m.native = v;
             }
+            self.by_native.insert(format!("{}/{}", m.provider, m.native), index);
             if let Some(v) = raw.name {
                 m.name = v
             }
@@ -169,6 +174,11 @@ impl Catalog {
 
     pub fn get(&self, id: &str) -> Option<&ModelInfo> {
         self.by_id.get(id).map(|&i| &self.models[i])
+    }
+
+    /// The model with this public id, or else with this `provider/native` id.
+    pub fn find(&self, id: &str) -> Option<&ModelInfo> {
+        self.get(id).or_else(|| self.by_native.get(id).map(|&i| &self.models[i]))
     }
 
     pub fn models(&self) -> &[ModelInfo] {

@@ -48,12 +48,21 @@ pub fn resolve(config: &Config, catalog: &Catalog, requested: &str) -> Result<Ro
         Some((base, variant)) if VARIANTS.contains(&variant) => base,
         _ => rest,
     };
-    let catalog_id = format!("{provider}/{base}");
-    let (native, pricing) = match catalog.get(&catalog_id) {
-        Some(info) => (info.native.clone(), info.pricing),
-        None => (base.to_owned(), None),
+    let (catalog_id, native, pricing) = match catalog.find(&format!("{provider}/{base}")) {
+        Some(info) => (info.id.clone(), info.native.clone(), info.pricing),
+        None => (format!("{provider}/{base}"), base.to_owned(), None),
     };
     Ok(Route { provider: provider.to_owned(), model: format!("{provider}/{rest}"), catalog_id, native, pricing })
+}
+
+/// Resolves a model named on a native surface: a bare name belongs to that surface's provider
+/// (`claude-sonnet-4.6` on `/v1/messages` is Anthropic's), a prefixed id is routed as usual.
+pub fn resolve_native(config: &Config, catalog: &Catalog, provider: &str, requested: &str) -> Result<Route, ApiError> {
+    if requested.contains('/') {
+        resolve(config, catalog, requested)
+    } else {
+        resolve(config, catalog, &format!("{provider}/{}", requested.trim()))
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +87,18 @@ mod tests {
         assert_eq!(r.native, "claude-sonnet-4-6");
         assert_eq!(r.model, "anthropic/claude-sonnet-4.6:nitro");
         assert_eq!(r.catalog_id, "anthropic/claude-sonnet-4.6");
+    }
+
+    #[test]
+    fn native_surfaces_default_to_their_provider_and_accept_native_ids() {
+        let config = Config::for_tests();
+        let r = resolve_native(&config, &config.catalog, "anthropic", "claude-sonnet-4.6").unwrap();
+        assert_eq!((r.model.as_str(), r.native.as_str()), ("anthropic/claude-sonnet-4.6", "claude-sonnet-4-6"));
+        let dashed = resolve_native(&config, &config.catalog, "anthropic", "claude-sonnet-4-6").unwrap();
+        assert_eq!(dashed.catalog_id, "anthropic/claude-sonnet-4.6");
+        assert_eq!(dashed.pricing, r.pricing);
+        let other = resolve_native(&config, &config.catalog, "anthropic", "openai/gpt-5.4").unwrap();
+        assert_eq!(other.provider, "openai");
     }
 
     #[test]
