@@ -1,5 +1,11 @@
-//! Mock upstreams: a fake OpenAI API with deterministic answers in the real wire format,
-//! streaming and not, tool calls, embeddings, usage, and fault modes chosen by model name.
+//! Mock upstreams: a fake OpenAI API and a fake Anthropic Messages API on one port, with
+//! deterministic answers in the real wire formats, streaming and not, tool calls, thinking,
+//! embeddings, usage, and fault modes chosen by model name.
+//!
+//! Routes: OpenAI `/v1/chat/completions`, `/v1/embeddings`; Anthropic `/v1/messages`,
+//! `/v1/messages/count_tokens`; and `/v1/models`, which answers in Anthropic's shape when the
+//! request carries `x-api-key` and in OpenAI's otherwise. See `openai.rs` and `anthropic.rs`
+//! for the exact answers and token counts.
 //!
 //! Tests, benchmarks and the offline quickstart (`arouter serve --mock-upstreams`) use it, and
 //! `arouter mock` runs it alone so you can point your own app at it. It records every request
@@ -13,15 +19,29 @@
 //! * `fault-midstream-error`: a stream that sends an in-band `error` event after two chunks
 //! * `fault-no-usage`: never reports usage
 //! * `fault-hang`: accepts the request and never answers
+//!
+//! Anthropic fault modes (same words, in the model of a `/v1/messages` request): `fault-500` (500
+//! `api_error`), `fault-529` (529 `overloaded_error`), `fault-429` (429 `rate_limit_error`,
+//! `retry-after: 7`), `fault-400` / `fault-401` (`invalid_request_error` / `authentication_error`),
+//! `fault-malformed` (non-JSON 200 body, or a `data: {not json` stream event), `fault-cut` (the
+//! stream stops after the first text delta, no `message_stop`), `fault-midstream-error` (an
+//! in-band `event: error` `overloaded_error` after two text deltas), `fault-hang`.
 
+pub mod anthropic;
 mod openai;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -37,7 +57,8 @@ pub struct MockOptions {
     pub chunk_delay: Duration,
     /// Pause before the response headers.
     pub first_byte_delay: Duration,
-    /// The `Authorization: Bearer` value accepted.
+    /// The provider key accepted: as `Authorization: Bearer` by the OpenAI API, as `x-api-key`
+    /// by the Anthropic API.
     pub api_key: String,
     /// Extra words appended to every answer, to make long streams.
     pub extra_words: usize,
@@ -100,8 +121,26 @@ pub(crate) struct MockState {
 }
 
 impl MockState {
-    fn record(&self, request: Recorded) {
+    /// Keeps the request for `requests()` (when recording is on).
+    fn record(&self, method: Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
+        if !self.options.record_requests {
+            return;
+        }
+        let request = Recorded {
+            method,
+            path: uri.path().to_owned(),
+            query: uri.query().map(str::to_owned),
+            headers: headers.clone(),
+            body: body.clone(),
+        };
         self.logs.lock().expect("mock log poisoned").requests.push(request);
+    }
+
+    /// Waits the configured pause before the response headers.
+    async fn first_byte_delay(&self) {
+        if !self.options.first_byte_delay.is_zero() {
+            tokio::time::sleep(self.options.first_byte_delay).await;
+        }
     }
 
     fn stream_started(&self) -> usize {
@@ -144,7 +183,7 @@ impl MockUpstream {
     fn start_on(listener: TcpListener, options: MockOptions) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let state = Arc::new(MockState { options, logs: Mutex::default() });
-        let app = openai::router(state.clone());
+        let app = router(state.clone());
         let task = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!(%err, "mock upstream stopped");
@@ -162,11 +201,22 @@ impl MockUpstream {
         format!("http://{}/v1", self.addr)
     }
 
+    /// Base URL of the fake Anthropic API (`http://127.0.0.1:port`, no `/v1`, like
+    /// `https://api.anthropic.com`).
+    pub fn anthropic_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Points the config's providers at this mock, with the key it expects.
     pub fn configure(&self, config: &mut Config) {
+        let key = Secret(self.state.options.api_key.clone());
         if let Some(openai) = config.provider_mut("openai") {
             openai.base_url = self.openai_base_url();
-            openai.api_key = Some(Secret(self.state.options.api_key.clone()));
+            openai.api_key = Some(key.clone());
+        }
+        if let Some(anthropic) = config.provider_mut("anthropic") {
+            anthropic.base_url = self.anthropic_base_url();
+            anthropic.api_key = Some(key);
         }
     }
 
@@ -206,6 +256,85 @@ pub async fn run_standalone(
         ..MockOptions::default()
     };
     let state = Arc::new(MockState { options, logs: Mutex::default() });
-    println!("mock OpenAI API on http://{}/v1 (provider key: {MOCK_API_KEY})", args.listen);
-    axum::serve(listener, openai::router(state).into_make_service()).with_graceful_shutdown(shutdown).await
+    println!(
+        "mock OpenAI API on http://{0}/v1 and Anthropic API on http://{0} (provider key: {MOCK_API_KEY})",
+        args.listen
+    );
+    axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await
+}
+
+/// Both dialects on one router; `/v1/models` is shared and picks its shape by the auth header.
+fn router(state: Arc<MockState>) -> Router {
+    openai::routes().merge(anthropic::routes()).route("/v1/models", get(models)).with_state(state)
+}
+
+async fn models(State(state): State<Arc<MockState>>, uri: Uri, headers: HeaderMap) -> Response {
+    if headers.contains_key(anthropic::API_KEY_HEADER) {
+        anthropic::models(&state, &uri, &headers)
+    } else {
+        openai::models()
+    }
+}
+
+/// The model named `fault-hang`: accept the request and never answer.
+async fn hang_if_asked(model: &str) {
+    if model.contains("fault-hang") {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A short deterministic hex tag of `parts`, for response ids.
+fn digest_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    format!("{:x}", hasher.finalize()[0..6].iter().fold(0u64, |a, b| a << 8 | u64::from(*b)))
+}
+
+/// Marks a stream as dropped if the gateway closed it before the end.
+struct StreamGuard {
+    state: Arc<MockState>,
+    index: usize,
+    finished: bool,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let finished = self.finished;
+        self.state.update_stream(self.index, |log| {
+            log.finished = finished;
+            if !finished {
+                log.dropped_at = Some(Instant::now());
+            }
+        });
+    }
+}
+
+/// An SSE response sending `events` (each a complete event, blank line included), pausing
+/// `chunk_delay` before each one after the first, and logging the stream for `streams()`.
+fn sse_response(state: Arc<MockState>, events: Vec<String>, headers: &[(HeaderName, HeaderValue)]) -> Response {
+    let delay = state.options.chunk_delay;
+    let index = state.stream_started();
+    let body = async_stream::stream! {
+        let mut guard = StreamGuard { state: state.clone(), index, finished: false };
+        for (i, event) in events.into_iter().enumerate() {
+            if i > 0 && delay > Duration::ZERO {
+                tokio::time::sleep(delay).await;
+            }
+            state.update_stream(index, |log| {
+                log.chunks_sent += 1;
+                log.last_chunk_at = Some(Instant::now());
+            });
+            yield Ok::<Bytes, Infallible>(Bytes::from(event));
+        }
+        guard.finished = true;
+    };
+    let mut response =
+        ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
+            .into_response();
+    for (name, value) in headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }

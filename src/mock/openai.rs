@@ -1,27 +1,24 @@
-//! The fake OpenAI API: `/v1/chat/completions`, `/v1/embeddings`, `/v1/models`.
+//! The fake OpenAI API: `/v1/chat/completions`, `/v1/embeddings`, and the OpenAI shape of
+//! `/v1/models`.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{MockState, Recorded};
+use super::{MockState, digest_hex, hang_if_asked, sse_response};
 
-pub(super) fn router(state: Arc<MockState>) -> Router {
-    Router::new()
-        .route("/v1/chat/completions", post(chat))
-        .route("/v1/embeddings", post(embeddings))
-        .route("/v1/models", get(models))
-        .with_state(state)
+/// The OpenAI routes (`/v1/models` is shared and lives in `super::router`).
+pub(super) fn routes() -> Router<Arc<MockState>> {
+    Router::new().route("/v1/chat/completions", post(chat)).route("/v1/embeddings", post(embeddings))
 }
 
 fn error(status: StatusCode, message: &str, kind: &str) -> Response {
@@ -37,15 +34,7 @@ async fn admit(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Value, Response> {
-    if state.options.record_requests {
-        state.record(Recorded {
-            method,
-            path: uri.path().to_owned(),
-            query: uri.query().map(str::to_owned),
-            headers: headers.clone(),
-            body: body.clone(),
-        });
-    }
+    state.record(method, uri, headers, body);
     let expected = format!("Bearer {}", state.options.api_key);
     if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return Err((
@@ -54,9 +43,7 @@ async fn admit(
         )
             .into_response());
     }
-    if !state.options.first_byte_delay.is_zero() {
-        tokio::time::sleep(state.options.first_byte_delay).await;
-    }
+    state.first_byte_delay().await;
     serde_json::from_slice(body).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -68,9 +55,7 @@ async fn admit(
 
 /// A fault named in the model, as a response; `None` to answer normally.
 async fn fault(model: &str) -> Option<Response> {
-    if model.contains("fault-hang") {
-        std::future::pending::<()>().await;
-    }
+    hang_if_asked(model).await;
     let fault = |status, message: &str, kind: &str| Some(error(status, message, kind));
     if model.contains("fault-500") {
         return fault(
@@ -183,7 +168,7 @@ async fn chat(
         return response;
     }
     let answer = answer(&request, state.options.extra_words);
-    let id = format!("chatcmpl-mock{:x}", Sha256::digest(&body)[0..6].iter().fold(0u64, |a, b| a << 8 | u64::from(*b)));
+    let id = format!("chatcmpl-mock{}", digest_hex(&[&body]));
     let completion_tokens = if answer.tool_call.is_some() { 12 } else { answer.words.len() as u64 };
     let report_usage = !model.contains("fault-no-usage");
     if request["stream"] == true {
@@ -265,25 +250,6 @@ fn stream_frames(id: &str, model: &str, answer: &Answer, usage: Option<Value>) -
     frames
 }
 
-/// Marks a stream as dropped if the gateway closed it before the end.
-struct StreamGuard {
-    state: Arc<MockState>,
-    index: usize,
-    finished: bool,
-}
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        let finished = self.finished;
-        self.state.update_stream(self.index, |log| {
-            log.finished = finished;
-            if !finished {
-                log.dropped_at = Some(Instant::now());
-            }
-        });
-    }
-}
-
 fn stream_response(state: Arc<MockState>, mut frames: Vec<String>, model: &str) -> Response {
     if model.contains("fault-cut") {
         frames.truncate(3);
@@ -294,24 +260,7 @@ fn stream_response(state: Arc<MockState>, mut frames: Vec<String>, model: &str) 
         frames.truncate(2);
         frames.push("{not json".to_owned());
     }
-    let delay = state.options.chunk_delay;
-    let index = state.stream_started();
-    let body = async_stream::stream! {
-        let mut guard = StreamGuard { state: state.clone(), index, finished: false };
-        for (i, frame) in frames.into_iter().enumerate() {
-            if i > 0 && delay > Duration::ZERO {
-                tokio::time::sleep(delay).await;
-            }
-            state.update_stream(index, |log| {
-                log.chunks_sent += 1;
-                log.last_chunk_at = Some(Instant::now());
-            });
-            yield Ok::<Bytes, Infallible>(Bytes::from(format!("data: {frame}\n\n")));
-        }
-        guard.finished = true;
-    };
-    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
-        .into_response()
+    sse_response(state, frames.into_iter().map(|frame| format!("data: {frame}\n\n")).collect(), &[])
 }
 
 /// A deterministic unit vector for `text`.
@@ -381,7 +330,7 @@ async fn embeddings(
     .into_response()
 }
 
-async fn models() -> Response {
+pub(super) fn models() -> Response {
     let data: Vec<Value> = ["gpt-5.4", "gpt-5.4-mini", "text-embedding-3-small"]
         .iter()
         .map(|id| json!({ "id": id, "object": "model", "created": 1_700_000_000, "owned_by": "mock" }))
