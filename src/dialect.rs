@@ -8,6 +8,7 @@
 //! Each format that joins the translation hub has `decode` (native → `llm`) and `encode`
 //! (`llm` → native) modules, for requests, responses and streams.
 
+pub mod anthropic;
 pub mod openai;
 pub mod raw;
 
