@@ -51,6 +51,37 @@ struct UpstreamError<'a> {
     message: Option<Cow<'a, str>>,
 }
 
+/// OpenRouter's mid-stream error shape: a full chunk (`id`, `object`, `created`, `model`, one
+/// choice with `finish_reason: "error"`) plus a top-level `error`. Sent last; nothing follows.
+/// Shared by the same-format rewriter and the translating `encode::StreamEncoder`.
+pub fn error_chunk(id: &str, model: &str, created: i64, err: &ApiError) -> Bytes {
+    let mut body = err.body();
+    body["id"] = id.into();
+    body["object"] = "chat.completion.chunk".into();
+    body["created"] = created.into();
+    body["model"] = model.into();
+    body["choices"] = serde_json::json!([{ "index": 0, "delta": { "content": "" }, "finish_reason": "error" }]);
+    sse::data_frame(&serde_json::to_vec(&body).expect("JSON value serialises"))
+}
+
+/// An upstream's in-band `{"error":…}` event. The upstream's own text goes to debug logs only:
+/// it may name hosts or accounts.
+pub(crate) fn upstream_error(raw: &RawValue) -> ApiError {
+    let message = serde_json::from_str::<UpstreamError>(raw.get()).ok().and_then(|e| e.message);
+    tracing::debug!(upstream_message = ?message, "upstream reported an error mid-stream");
+    ApiError::new(ErrorKind::UpstreamFailed, "upstream error during streaming")
+}
+
+/// An upstream event that is not a JSON chunk.
+pub(crate) fn invalid_event() -> ApiError {
+    ApiError::new(ErrorKind::UpstreamFailed, "invalid stream event from upstream")
+}
+
+/// The upstream closed the stream before `[DONE]`.
+pub(crate) fn ended_unexpectedly() -> ApiError {
+    ApiError::new(ErrorKind::UpstreamFailed, "upstream stream ended unexpectedly")
+}
+
 /// Rewrites a same-format OpenAI stream and meters it.
 #[derive(Debug)]
 pub struct StreamRewriter {
@@ -106,12 +137,10 @@ impl StreamRewriter {
         }
         let mut chunk = match RawObject::parse(frame.data.as_bytes()) {
             Ok(chunk) => chunk,
-            Err(_) => return self.fail(ApiError::new(ErrorKind::UpstreamFailed, "invalid stream event from upstream")),
+            Err(_) => return self.fail(invalid_event()),
         };
         if let Some(raw) = chunk.get("error") {
-            let message = serde_json::from_str::<UpstreamError>(raw.get()).ok().and_then(|e| e.message);
-            tracing::debug!(upstream_message = ?message, "upstream reported an error mid-stream");
-            return self.fail(ApiError::new(ErrorKind::UpstreamFailed, "upstream error during streaming"));
+            return self.fail(upstream_error(raw));
         }
         if let Some(created) = chunk.get("created").and_then(|c| c.get().parse().ok()) {
             self.created = created;
@@ -153,7 +182,7 @@ impl StreamRewriter {
 
     /// The upstream closed without `[DONE]`: the final error chunk to send.
     pub fn cut_short(&mut self) -> (Bytes, ApiError) {
-        match self.fail(ApiError::new(ErrorKind::UpstreamFailed, "upstream stream ended unexpectedly")) {
+        match self.fail(ended_unexpectedly()) {
             Step::Failed(bytes, err) => (bytes, err),
             _ => unreachable!("fail always returns Step::Failed"),
         }
@@ -161,13 +190,7 @@ impl StreamRewriter {
 
     /// A gateway-made final chunk carrying `err` (OpenRouter's mid-stream error shape).
     pub fn error_chunk(&self, err: &ApiError) -> Bytes {
-        let mut body = err.body();
-        body["id"] = self.id.as_str().into();
-        body["object"] = "chat.completion.chunk".into();
-        body["created"] = self.created.into();
-        body["model"] = self.model.as_str().into();
-        body["choices"] = serde_json::json!([{ "index": 0, "delta": { "content": "" }, "finish_reason": "error" }]);
-        sse::data_frame(&serde_json::to_vec(&body).expect("JSON value serialises"))
+        error_chunk(&self.id, &self.model, self.created, err)
     }
 
     fn fail(&mut self, err: ApiError) -> Step {
