@@ -9,6 +9,7 @@
 //! (`llm` → native) modules, for requests, responses and streams.
 
 pub mod anthropic;
+pub mod hub;
 pub mod openai;
 pub mod raw;
 
@@ -36,8 +37,6 @@ impl Identity<'_> {
         self.pricing.map_or(0, |p| p.cost(usage))
     }
 }
-
-
 
 /// What an encoded request is for: the upstream's native model id and, when the catalog knows
 /// it, the model's output-token ceiling (Anthropic requires `max_tokens`; this is its default).

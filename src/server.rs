@@ -8,8 +8,10 @@ mod embeddings;
 mod forward;
 mod key_json;
 mod keys;
+mod messages;
 mod meter;
 mod models;
+mod translate;
 
 use std::sync::Arc;
 
@@ -30,10 +32,13 @@ pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// Every route the gateway serves.
 pub fn router(state: AppState) -> Router {
-    // OpenAI-compatible inference, under `/v1` (ARouter) and `/api/v1` (OpenRouter's base).
+    // Inference, under `/v1` (ARouter) and `/api/v1` (OpenRouter's base): OpenAI-compatible
+    // chat and embeddings, and the Anthropic-native messages surface.
     let inference = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
         .route("/embeddings", post(embeddings::embeddings))
+        .route("/messages", post(messages::messages))
+        .route("/messages/count_tokens", post(messages::count_tokens))
         .route("/models", get(models::list_models))
         .route("/key", get(keys::current_key));
     let management = Router::new()

@@ -1,5 +1,7 @@
 //! Integration tests: the real gateway over real HTTP, against the real mock upstream.
 
+#[path = "api/anthropic.rs"]
+mod anthropic;
 #[path = "api/chat.rs"]
 mod chat;
 #[path = "api/common.rs"]

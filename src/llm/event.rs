@@ -15,17 +15,31 @@ use crate::usage::Usage;
 /// Encoders must accept `Usage` and `Finish` in either order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Start { id: String, model: String },
+    Start {
+        id: String,
+        model: String,
+    },
     TextDelta(String),
     ThinkingDelta(String),
     /// The signature that closes a thinking block.
     ThinkingSignature(String),
     /// A new tool call; `index` counts tool calls from 0 in the order they start.
-    ToolCallStart { index: u32, id: String, name: String },
+    ToolCallStart {
+        index: u32,
+        id: String,
+        name: String,
+    },
     /// A fragment of a tool call's JSON arguments.
-    ToolArgsDelta { index: u32, json: String },
+    ToolArgsDelta {
+        index: u32,
+        json: String,
+    },
     Usage(Usage),
-    Finish { reason: FinishReason, native: Option<String>, stop_sequence: Option<String> },
+    Finish {
+        reason: FinishReason,
+        native: Option<String>,
+        stop_sequence: Option<String>,
+    },
 }
 
 /// A translated upstream stream. An `Err` item ends it: the upstream failed mid-stream.

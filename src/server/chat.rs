@@ -11,11 +11,15 @@ use super::auth::ApiCaller;
 use super::body;
 use super::forward::{GENERATION_ID, UpstreamEvents, forward_json, generation_header, relay};
 use super::meter::{Meter, StreamMeter};
+use super::translate::{self, Translated};
+use crate::dialect::hub::Dialect;
+use crate::dialect::openai;
 use crate::dialect::openai::response::{Identity, rewrite_completion};
 use crate::dialect::openai::stream::Step;
 use crate::dialect::openai::{ChatRequest, StreamRewriter};
 use crate::error::{ApiError, ErrorKind};
 use crate::keys::admission::admit;
+use crate::providers::ProviderKind;
 use crate::routing;
 use crate::state::AppState;
 use crate::usage::new_generation_id;
@@ -32,7 +36,20 @@ pub async fn chat_completions(
     let request = ChatRequest::parse(&bytes)?;
     let route = routing::resolve(&state.config, &state.config.catalog, &request.model)?;
     admit(&key, &route, now, state.config.allow_unpriced_models)?;
-    let client = state.providers.openai(&route.provider)?;
+    let client = state.providers.client(&route.provider)?;
+    if client.kind() != ProviderKind::OpenAi {
+        let translated = Translated {
+            request: openai::decode::request(&bytes)?,
+            key,
+            route,
+            client: Dialect::OpenAi,
+            prompt_bytes: request.prompt_bytes,
+            wants_usage_chunk: request.wants_usage_chunk(),
+            arrived,
+            now,
+        };
+        return translate::chat(&state, translated).await;
+    }
     let upstream_body = request.upstream_body(&route.native);
 
     let mut meter = Meter::new(

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 
 use super::meter::{Meter, Outcome, StreamMeter};
-use crate::dialect::openai::response::{Identity, InvalidResponse, Rewritten};
 use crate::dialect::openai::StreamRewriter;
+use crate::dialect::openai::response::{Identity, InvalidResponse, Rewritten};
 use crate::dialect::openai::stream::{Metered, Step};
 use crate::error::{ApiError, ErrorKind};
 use crate::providers::UpstreamClient;

@@ -1,0 +1,141 @@
+//! The translation hub's dispatch: which format's `decode`/`encode` to use, chosen at run time
+//! from the client's surface and the upstream's kind. A closed set, dispatched by `match`, so
+//! adding a format adds one variant and its two converter modules.
+
+use bytes::BytesMut;
+
+use super::{Identity, InvalidResponse, Target, anthropic, openai};
+use crate::error::ApiError;
+use crate::llm::{self, Event};
+use crate::providers::ProviderKind;
+use crate::sse::SseFrame;
+
+/// A wire format with a place in the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    OpenAi,
+    Anthropic,
+}
+
+impl Dialect {
+    /// The format an upstream of this kind speaks; `None` for formats not in the hub yet.
+    pub fn of(kind: ProviderKind) -> Option<Self> {
+        match kind {
+            ProviderKind::OpenAi => Some(Self::OpenAi),
+            ProviderKind::Anthropic => Some(Self::Anthropic),
+            ProviderKind::Gemini => None,
+        }
+    }
+
+    /// What a client of this format is sent while the upstream is silent: a comment on the
+    /// OpenAI surface, a `ping` event on the Anthropic one.
+    pub fn keep_alive_frame(self) -> &'static [u8] {
+        match self {
+            Self::OpenAi => crate::sse::KEEP_ALIVE_COMMENT,
+            Self::Anthropic => b"event: ping\ndata: {\"type\": \"ping\"}\n\n",
+        }
+    }
+
+    pub fn decode_request(self, body: &[u8]) -> Result<llm::ChatRequest, ApiError> {
+        match self {
+            Self::OpenAi => openai::decode::request(body),
+            Self::Anthropic => anthropic::decode::request(body),
+        }
+    }
+
+    pub fn encode_request(self, request: &llm::ChatRequest, target: Target<'_>) -> Result<Vec<u8>, ApiError> {
+        match self {
+            Self::OpenAi => openai::encode::request(request, target),
+            Self::Anthropic => anthropic::encode::request(request, target),
+        }
+    }
+
+    pub fn decode_response(self, body: &[u8]) -> Result<llm::ChatResponse, InvalidResponse> {
+        match self {
+            Self::OpenAi => openai::decode::response(body),
+            Self::Anthropic => anthropic::decode::response(body),
+        }
+    }
+
+    pub fn encode_response(self, response: &llm::ChatResponse, who: Identity<'_>) -> Vec<u8> {
+        match self {
+            Self::OpenAi => openai::encode::response(response, who),
+            Self::Anthropic => anthropic::encode::response(response, who),
+        }
+    }
+
+    pub fn stream_decoder(self) -> StreamDecoder {
+        match self {
+            Self::OpenAi => StreamDecoder::OpenAi(openai::decode::StreamDecoder::new()),
+            Self::Anthropic => StreamDecoder::Anthropic(anthropic::decode::StreamDecoder::new()),
+        }
+    }
+
+    /// `wants_usage_chunk` and `created` only matter to formats that have those notions.
+    pub fn stream_encoder(self, who: Identity<'_>, wants_usage_chunk: bool, created: i64) -> StreamEncoder {
+        match self {
+            Self::OpenAi => StreamEncoder::OpenAi(openai::encode::StreamEncoder::new(who, wants_usage_chunk, created)),
+            Self::Anthropic => StreamEncoder::Anthropic(anthropic::encode::StreamEncoder::new(who)),
+        }
+    }
+}
+
+/// An upstream stream's decoder, whichever its format.
+#[derive(Debug)]
+pub enum StreamDecoder {
+    OpenAi(openai::decode::StreamDecoder),
+    Anthropic(anthropic::decode::StreamDecoder),
+}
+
+impl StreamDecoder {
+    pub fn push(&mut self, frame: &SseFrame) -> Result<Vec<Event>, ApiError> {
+        match self {
+            Self::OpenAi(d) => d.push(frame),
+            Self::Anthropic(d) => d.push(frame),
+        }
+    }
+
+    pub fn finish(&mut self) -> Result<Vec<Event>, ApiError> {
+        match self {
+            Self::OpenAi(d) => d.finish(),
+            Self::Anthropic(d) => d.finish(),
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        match self {
+            Self::OpenAi(d) => d.is_done(),
+            Self::Anthropic(d) => d.is_done(),
+        }
+    }
+}
+
+/// A client stream's encoder, whichever its format.
+#[derive(Debug)]
+pub enum StreamEncoder {
+    OpenAi(openai::encode::StreamEncoder),
+    Anthropic(anthropic::encode::StreamEncoder),
+}
+
+impl StreamEncoder {
+    pub fn push(&mut self, event: &Event, out: &mut BytesMut) {
+        match self {
+            Self::OpenAi(e) => e.push(event, out),
+            Self::Anthropic(e) => e.push(event, out),
+        }
+    }
+
+    pub fn finish(&mut self, out: &mut BytesMut) {
+        match self {
+            Self::OpenAi(e) => e.finish(out),
+            Self::Anthropic(e) => e.finish(out),
+        }
+    }
+
+    pub fn error(&mut self, err: &ApiError, out: &mut BytesMut) {
+        match self {
+            Self::OpenAi(e) => e.error(err, out),
+            Self::Anthropic(e) => e.error(err, out),
+        }
+    }
+}

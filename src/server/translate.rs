@@ -1,0 +1,257 @@
+//! Requests whose client format differs from the upstream's: the client's body is decoded into
+//! `llm`, encoded for the upstream, and the answer (whole or streamed) comes back the same way.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+
+use super::forward::{GENERATION_ID, UpstreamBroken, UpstreamEvents, generation_header};
+use super::meter::{EventTap, Meter, Outcome, StreamMeter};
+use crate::dialect::hub::{Dialect, StreamDecoder, StreamEncoder};
+use crate::dialect::openai::stream::Metered;
+use crate::dialect::{Identity, Target};
+use crate::error::{ApiError, ErrorKind};
+use crate::keys::CachedKey;
+use crate::llm::{self, Event};
+use crate::providers::ProviderError;
+use crate::routing::Route;
+use crate::state::AppState;
+use crate::usage::{Usage, estimate_tokens, new_generation_id};
+
+/// One translated request, as the handler hands it over.
+pub struct Translated {
+    pub key: Arc<CachedKey>,
+    pub route: Route,
+    /// The format the client speaks (and gets its answer in).
+    pub client: Dialect,
+    pub request: llm::ChatRequest,
+    /// Size of the client's body, for a token estimate when the upstream reports none.
+    pub prompt_bytes: usize,
+    /// OpenAI clients may opt out of the final usage chunk.
+    pub wants_usage_chunk: bool,
+    pub arrived: Instant,
+    pub now: DateTime<Utc>,
+}
+
+fn invalid_upstream() -> ApiError {
+    ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream")
+}
+
+/// Sends a translated request and answers in the client's format.
+pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError> {
+    let client = state.providers.client(&t.route.provider)?;
+    let upstream = Dialect::of(client.kind()).ok_or_else(|| ProviderError::Unsupported(t.route.provider.clone()))?;
+    let max_output_tokens = state.config.catalog.find(&t.route.catalog_id).and_then(|m| m.max_completion_tokens);
+    let body = upstream.encode_request(&t.request, Target { model: &t.route.native, max_output_tokens })?;
+    let stream = t.request.stream;
+    // OpenRouter's `reasoning.exclude`: the model reasons, the client does not see it.
+    let hide_reasoning = t.request.reasoning.as_ref().is_some_and(|r| r.exclude);
+    let mut meter = Meter::new(
+        state.clone(),
+        t.key,
+        new_generation_id(t.now),
+        "chat.completions",
+        t.route,
+        t.now,
+        t.arrived,
+        stream,
+        t.prompt_bytes,
+    );
+    let response = match client.post(client.chat_path(), body, stream, None).await {
+        Ok(response) => response,
+        Err(err) => {
+            let err = ApiError::from(err);
+            meter.record(meter.unanswered(err.status().as_u16(), false));
+            return Err(err);
+        }
+    };
+    meter.first_byte();
+    let pricing = meter.route.pricing;
+
+    if !stream {
+        let bytes = match client.read_body(response).await {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                let err = ApiError::from(err);
+                meter.record(meter.unanswered(err.status().as_u16(), false));
+                return Err(err);
+            }
+        };
+        let answer = match upstream.decode_response(&bytes) {
+            Ok(answer) => answer,
+            Err(invalid) => {
+                tracing::debug!(%invalid, "upstream body rejected");
+                let err = invalid_upstream();
+                meter.record(meter.unanswered(err.status().as_u16(), false));
+                return Err(err);
+            }
+        };
+        let (usage, estimated) = if answer.usage.total_tokens() > 0 {
+            (answer.usage, false)
+        } else {
+            (estimated_usage(t.prompt_bytes, &answer), true)
+        };
+        let mut answer = answer;
+        answer.usage = usage;
+        if answer.created == 0 {
+            answer.created = t.now.timestamp();
+        }
+        if hide_reasoning {
+            answer
+                .content
+                .retain(|part| !matches!(part, llm::Part::Thinking { .. } | llm::Part::RedactedThinking { .. }));
+        }
+        let who = Identity {
+            id: &meter.id,
+            model: &meter.route.model,
+            pricing: pricing.as_ref(),
+            prompt_bytes: t.prompt_bytes,
+        };
+        let cost_nano = who.cost(&usage);
+        let body = t.client.encode_response(&answer, who);
+        let id = generation_header(&meter.id);
+        let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
+        meter.record(Outcome {
+            status: 200,
+            metered: Metered { usage, estimated, cost_nano, finish_reason },
+            cancelled: false,
+        });
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], body)
+            .into_response());
+    }
+
+    let mut decoder = upstream.stream_decoder();
+    let mut events = UpstreamEvents::new(response);
+    let mut watched = StreamMeter { meter, source: EventTap::new(pricing, t.prompt_bytes) };
+    // Wait for the first event before committing to 200, so an upstream that fails at once
+    // gets a proper HTTP error.
+    let first = loop {
+        let step = match events.next_frame().await {
+            Ok(Some(frame)) => decoder.push(&frame),
+            Ok(None) => decoder.finish(),
+            Err(_) => Err(ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: the stream broke")),
+        };
+        match step {
+            Ok(batch) if batch.is_empty() && !decoder.is_done() => continue,
+            Ok(batch) => break batch,
+            Err(err) => {
+                watched.source.failed();
+                watched.finish(err.status().as_u16());
+                return Err(err);
+            }
+        }
+    };
+    let who = Identity {
+        id: &watched.meter.id,
+        model: &watched.meter.route.model,
+        pricing: pricing.as_ref(),
+        prompt_bytes: t.prompt_bytes,
+    };
+    let encoder = t.client.stream_encoder(who, t.wants_usage_chunk, t.now.timestamp());
+    let id = generation_header(&watched.meter.id);
+    let keep_alive = state.config.timeouts.keep_alive;
+    let relay =
+        Relay { watched, events, decoder, encoder, keep_alive_frame: t.client.keep_alive_frame(), hide_reasoning };
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
+            (GENERATION_ID, id),
+        ],
+        Body::from_stream(relay.run(first, keep_alive)),
+    )
+        .into_response())
+}
+
+/// Usage for an answer whose upstream reported none.
+fn estimated_usage(prompt_bytes: usize, answer: &llm::ChatResponse) -> Usage {
+    let generated: usize = answer
+        .content
+        .iter()
+        .map(|part| match part {
+            llm::Part::Text { text, .. } | llm::Part::Thinking { text, .. } => text.len(),
+            llm::Part::ToolCall { arguments, .. } => arguments.to_string().len(),
+            _ => 0,
+        })
+        .sum();
+    Usage {
+        prompt_tokens: estimate_tokens(prompt_bytes),
+        completion_tokens: estimate_tokens(generated),
+        ..Usage::default()
+    }
+}
+
+/// The moving parts of a translated stream.
+struct Relay {
+    watched: StreamMeter<EventTap>,
+    events: UpstreamEvents,
+    decoder: StreamDecoder,
+    encoder: StreamEncoder,
+    keep_alive_frame: &'static [u8],
+    hide_reasoning: bool,
+}
+
+impl Relay {
+    /// Decodes upstream frames, encodes them for the client, meters them. Dropping the stream
+    /// (client gone) drops the upstream connection, and the meter records what was seen.
+    fn run(mut self, first: Vec<Event>, keep_alive: Duration) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+        async_stream::stream! {
+            let mut out = BytesMut::new();
+            let mut batch = first;
+            let mut closed = false;
+            loop {
+                for event in batch.drain(..) {
+                    self.watched.source.observe(&event);
+                    let reasoning = matches!(event, Event::ThinkingDelta(_) | Event::ThinkingSignature(_));
+                    if !(reasoning && self.hide_reasoning) {
+                        self.encoder.push(&event, &mut out);
+                    }
+                }
+                if self.decoder.is_done() || closed {
+                    self.encoder.finish(&mut out);
+                    yield Ok(out.split().freeze());
+                    self.watched.finish(200);
+                    return;
+                }
+                if !out.is_empty() {
+                    yield Ok(out.split().freeze());
+                }
+                let step = match tokio::time::timeout(keep_alive, self.events.next_frame()).await {
+                    Err(_silent) => {
+                        yield Ok(Bytes::from_static(self.keep_alive_frame));
+                        continue;
+                    }
+                    Ok(Ok(Some(frame))) => self.decoder.push(&frame),
+                    Ok(Ok(None)) => {
+                        // `finish` is an error unless the terminal event was seen, so `Ok`
+                        // means the stream is complete.
+                        closed = true;
+                        self.decoder.finish()
+                    }
+                    Ok(Err(UpstreamBroken::Transport | UpstreamBroken::Garbage)) => {
+                        Err(ApiError::new(ErrorKind::UpstreamFailed, "upstream stream ended unexpectedly"))
+                    }
+                };
+                match step {
+                    Ok(events) => batch = events,
+                    Err(err) => {
+                        self.watched.source.failed();
+                        self.encoder.error(&err, &mut out);
+                        yield Ok(out.split().freeze());
+                        self.watched.finish(200);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
