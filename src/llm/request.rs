@@ -144,3 +144,55 @@ pub struct ChatRequest {
     /// kept so a decoder loses nothing silently and tests can see what was left over.
     pub extra: Map<String, Value>,
 }
+
+impl ChatRequest {
+    /// Every image and document source in the conversation, tool results included, so a
+    /// gateway step (fetching URLs for providers that only take inline bytes) can rewrite them.
+    pub fn media_sources_mut(&mut self) -> Vec<&mut ImageSource> {
+        fn collect<'a>(parts: &'a mut [Part], out: &mut Vec<&'a mut ImageSource>) {
+            for part in parts {
+                match part {
+                    Part::Image { source } | Part::Document { source } => out.push(source),
+                    Part::ToolResult { content, .. } => collect(content, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for message in &mut self.messages {
+            collect(&mut message.content, &mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_sources_include_tool_results() {
+        let url = |u: &str| ImageSource::Url(u.into());
+        let mut request = ChatRequest {
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![
+                    Part::text("look"),
+                    Part::Image { source: url("https://a/1.png") },
+                    Part::ToolResult {
+                        call_id: "c".into(),
+                        content: vec![Part::Document { source: url("https://a/2.pdf") }],
+                        is_error: false,
+                    },
+                ],
+            }],
+            ..ChatRequest::default()
+        };
+        let sources = request.media_sources_mut();
+        assert_eq!(sources.len(), 2);
+        for source in sources {
+            *source = ImageSource::Base64 { media_type: "image/png".into(), data: "AA==".into() };
+        }
+        assert!(request.media_sources_mut().iter().all(|s| matches!(s, ImageSource::Base64 { .. })));
+    }
+}
