@@ -5,6 +5,7 @@
 
 pub mod anthropic;
 mod client;
+pub mod gemini;
 pub mod openai;
 
 use std::time::Duration;
@@ -145,9 +146,6 @@ impl Providers {
     /// A client for provider `id`, if it is configured and supported.
     pub fn client(&self, id: &str) -> Result<UpstreamClient<'_>, ProviderError> {
         let config = self.configs.iter().find(|p| p.id == id).ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
-        if config.kind == ProviderKind::Gemini {
-            return Err(ProviderError::Unsupported(id.into()));
-        }
         let key = config.api_key.as_ref().ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
         Ok(UpstreamClient::new(&self.http, config, key, self.timeouts.first_byte))
     }

@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use axum::http::HeaderMap;
 
-use super::{ProviderError, ProviderKind, anthropic, openai, retry_after};
+use super::{ProviderError, ProviderKind, anthropic, gemini, openai, retry_after};
 use crate::config::{ProviderConfig, Secret};
+use crate::error::ApiError;
 
 /// Most bytes of an upstream error body read to find its message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -51,12 +52,13 @@ impl<'a> UpstreamClient<'a> {
         self.config.kind
     }
 
-    /// Path of the chat endpoint under the provider's base URL.
-    pub fn chat_path(&self) -> &'static str {
+    /// Path of the chat endpoint under the provider's base URL. Gemini puts the model (and
+    /// streaming) in the path, so an id that cannot be a path segment is refused here.
+    pub fn chat_path(&self, native_model: &str, stream: bool) -> Result<String, ApiError> {
         match self.config.kind {
-            ProviderKind::OpenAi => openai::CHAT_PATH,
-            ProviderKind::Anthropic => anthropic::MESSAGES_PATH,
-            ProviderKind::Gemini => unreachable!("Providers::client refuses Gemini until it is supported"),
+            ProviderKind::OpenAi => Ok(openai::CHAT_PATH.to_owned()),
+            ProviderKind::Anthropic => Ok(anthropic::MESSAGES_PATH.to_owned()),
+            ProviderKind::Gemini => gemini::chat_path(native_model, stream),
         }
     }
 
@@ -76,7 +78,7 @@ impl<'a> UpstreamClient<'a> {
         let request = match self.config.kind {
             ProviderKind::OpenAi => openai::authorize(request, &self.key.0),
             ProviderKind::Anthropic => anthropic::authorize(request, &self.key.0, client_headers),
-            ProviderKind::Gemini => return Err(ProviderError::Unsupported(provider.to_owned())),
+            ProviderKind::Gemini => gemini::authorize(request, &self.key.0),
         };
         let request = request
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -94,6 +96,10 @@ impl<'a> UpstreamClient<'a> {
         }
         let retry_after = retry_after(response.headers());
         let body = read_limited(response, ERROR_BODY_LIMIT).await;
+        let status = match self.config.kind {
+            ProviderKind::Gemini => gemini::normalize_status(status, &body),
+            _ => status,
+        };
         tracing::debug!(%provider, %status, body = %String::from_utf8_lossy(&body), "upstream error");
         let message = serde_json::from_slice::<ErrorBody>(&body).ok().and_then(|b| b.error?.message);
         Err(ProviderError::Upstream { provider: provider.to_owned(), status, message, retry_after })

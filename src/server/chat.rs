@@ -52,6 +52,7 @@ pub async fn chat_completions(
     }
     let upstream_body = request.upstream_body(&route.native);
 
+    let path = client.chat_path(&route.native, request.stream)?;
     let mut meter = Meter::new(
         state.clone(),
         key,
@@ -63,7 +64,7 @@ pub async fn chat_completions(
         request.stream,
         request.prompt_bytes,
     );
-    let response = match client.post(client.chat_path(), upstream_body, request.stream, None).await {
+    let response = match client.post(&path, upstream_body, request.stream, None).await {
         Ok(response) => response,
         Err(err) => {
             let err = ApiError::from(err);

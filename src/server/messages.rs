@@ -141,9 +141,10 @@ async fn serve_messages(
     let mut upstream_body = RawObject::parse(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
     upstream_body.set_value("model", route.native.as_str());
     let stream = head.stream;
+    let path = client.chat_path(&route.native, stream)?;
     let mut meter =
         Meter::new(state.clone(), key, new_generation_id(now), "messages", route, now, arrived, stream, bytes.len());
-    let response = match client.post(client.chat_path(), upstream_body.to_vec(), stream, Some(&headers)).await {
+    let response = match client.post(&path, upstream_body.to_vec(), stream, Some(&headers)).await {
         Ok(response) => response,
         Err(err) => {
             let err = ApiError::from(err);

@@ -51,6 +51,7 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
     let max_output_tokens = state.config.catalog.find(&t.route.catalog_id).and_then(|m| m.max_completion_tokens);
     let body = upstream.encode_request(&t.request, Target { model: &t.route.native, max_output_tokens })?;
     let stream = t.request.stream;
+    let path = client.chat_path(&t.route.native, stream)?;
     // OpenRouter's `reasoning.exclude`: the model reasons, the client does not see it.
     let hide_reasoning = t.request.reasoning.as_ref().is_some_and(|r| r.exclude);
     let mut meter = Meter::new(
@@ -64,7 +65,7 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
         stream,
         t.prompt_bytes,
     );
-    let response = match client.post(client.chat_path(), body, stream, None).await {
+    let response = match client.post(&path, body, stream, None).await {
         Ok(response) => response,
         Err(err) => {
             let err = ApiError::from(err);
