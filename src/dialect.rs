@@ -9,6 +9,7 @@
 //! (`llm` → native) modules, for requests, responses and streams.
 
 pub mod anthropic;
+pub mod embeddings;
 pub mod hub;
 pub mod openai;
 pub mod raw;

@@ -204,12 +204,18 @@ pub struct EmbeddingsRequest<'a> {
     pub model: String,
     /// Size of `input` in bytes, for a token estimate when the upstream reports none.
     pub input_bytes: usize,
+    /// The input as texts; `None` when it was token ids, which only OpenAI understands.
+    pub texts: Option<Vec<String>>,
+    /// `dimensions`, when given.
+    pub dimensions: Option<u64>,
+    /// The client asked for base64 float32 vectors (the OpenAI SDK's default).
+    pub base64: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum EmbeddingInput {
-    Text(#[allow(dead_code)] String),
+    Text(String),
     Texts(Vec<String>),
     Tokens(Vec<u32>),
     TokenLists(Vec<Vec<u32>>),
@@ -231,13 +237,19 @@ impl<'a> EmbeddingsRequest<'a> {
         if empty {
             return Err(bad("'input' must not be empty".into()));
         }
-        match field::<String>(&body, "encoding_format", "'float' or 'base64'")?.as_deref() {
-            None | Some("float" | "base64") => {}
+        let base64 = match field::<String>(&body, "encoding_format", "'float' or 'base64'")?.as_deref() {
+            None | Some("float") => false,
+            Some("base64") => true,
             Some(other) => return Err(bad(format!("'encoding_format' must be 'float' or 'base64', got '{other}'"))),
-        }
-        positive_int(&body, "dimensions")?;
+        };
+        let dimensions = positive_int(&body, "dimensions")?;
+        let texts = match input {
+            EmbeddingInput::Text(text) => Some(vec![text]),
+            EmbeddingInput::Texts(texts) => Some(texts),
+            EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => None,
+        };
         let input_bytes = raw_input.get().len();
-        Ok(Self { body, model, input_bytes })
+        Ok(Self { body, model, input_bytes, texts, dimensions, base64 })
     }
 
     /// The body for an OpenAI-format upstream: `model` rewritten, gateway-only fields removed.
