@@ -36,6 +36,14 @@ impl Dialect {
         }
     }
 
+    /// A final error event in this format, for a same-format stream the upstream cut short.
+    pub fn error_frame(self, err: &ApiError) -> bytes::Bytes {
+        match self {
+            Self::OpenAi => openai::stream::error_chunk("", "", 0, err),
+            Self::Anthropic => format!("event: error\ndata: {}\n\n", err.anthropic_body()).into(),
+        }
+    }
+
     pub fn decode_request(self, body: &[u8]) -> Result<llm::ChatRequest, ApiError> {
         match self {
             Self::OpenAi => openai::decode::request(body),

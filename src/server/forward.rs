@@ -9,7 +9,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 
-use super::meter::{Meter, Outcome, StreamMeter};
+use super::meter::{EventTap, Meter, Outcome, StreamMeter};
+use crate::dialect::hub::Dialect;
 use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::response::{Identity, InvalidResponse, Rewritten};
 use crate::dialect::openai::stream::{Metered, Step};
@@ -163,3 +164,44 @@ pub fn relay(
         }
     }
 }
+
+/// Same-format streams: forwards upstream bytes as they arrive, untouched, and meters them from
+/// the decoded events. A stream the upstream cut short gets a final error in `dialect`'s shape.
+pub fn tap_passthrough(
+    mut watched: StreamMeter<EventTap>,
+    response: reqwest::Response,
+    dialect: Dialect,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    async_stream::stream! {
+        let mut bytes = response.bytes_stream();
+        let mut frames = SseDecoder::default();
+        let mut decoder = dialect.stream_decoder();
+        let mut scratch: Vec<SseFrame> = Vec::new();
+        let mut failed = false;
+        while let Some(chunk) = bytes.next().await {
+            let Ok(chunk) = chunk else { break };
+            if frames.push(&chunk, &mut scratch).is_err() {
+                break;
+            }
+            yield Ok(chunk);
+            for frame in scratch.drain(..) {
+                match decoder.push(&frame) {
+                    Ok(events) => events.iter().for_each(|e| watched.source.observe(e)),
+                    // The upstream's own error event has already been forwarded as it was.
+                    Err(_) => failed = true,
+                }
+            }
+            if failed || decoder.is_done() {
+                break;
+            }
+        }
+        if failed {
+            watched.source.failed();
+        } else if let Err(err) = decoder.finish() {
+            watched.source.failed();
+            yield Ok(dialect.error_frame(&err));
+        }
+        watched.finish(200);
+    }
+}
+

@@ -5,19 +5,17 @@
 //! while usage is read on the way. Any other provider's model (`openai/gpt-5.4`) is translated
 //! through `llm`. Every error on this surface is Anthropic-shaped.
 
-use std::convert::Infallible;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 
 use super::auth::ApiCaller;
 use super::body;
-use super::forward::{GENERATION_ID, generation_header};
+use super::forward::{GENERATION_ID, generation_header, tap_passthrough};
 use super::meter::{EventTap, Meter, Outcome, StreamMeter};
 use super::translate::{self, Translated};
 use crate::dialect::anthropic;
@@ -29,7 +27,6 @@ use crate::keys::admission::admit;
 use crate::providers::ProviderKind;
 use crate::providers::anthropic::COUNT_TOKENS_PATH;
 use crate::routing::{self, Route};
-use crate::sse::{SseDecoder, SseFrame};
 use crate::state::AppState;
 use crate::usage::{estimate_tokens, new_generation_id};
 
@@ -192,7 +189,7 @@ async fn serve_messages(
     let pricing = meter.route.pricing;
     let id = generation_header(&meter.id);
     let watched = StreamMeter { meter, source: EventTap::new(pricing, bytes.len()) };
-    let body = Body::from_stream(tap_stream(watched, response));
+    let body = Body::from_stream(tap_passthrough(watched, response, Dialect::Anthropic));
     let mut response = (
         StatusCode::OK,
         [
@@ -222,46 +219,6 @@ fn passthrough_headers(upstream: &reqwest::header::HeaderMap) -> HeaderMap {
         }
     }
     out
-}
-
-/// Forwards upstream bytes as they arrive and meters them from the decoded events. A stream
-/// the upstream cut short gets a final Anthropic `error` event.
-fn tap_stream(
-    mut watched: StreamMeter<EventTap>,
-    response: reqwest::Response,
-) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-    async_stream::stream! {
-        let mut bytes = response.bytes_stream();
-        let mut frames = SseDecoder::default();
-        let mut decoder = anthropic::decode::StreamDecoder::new();
-        let mut scratch: Vec<SseFrame> = Vec::new();
-        let mut failed = false;
-        while let Some(chunk) = bytes.next().await {
-            let Ok(chunk) = chunk else { break };
-            if frames.push(&chunk, &mut scratch).is_err() {
-                break;
-            }
-            yield Ok(chunk);
-            for frame in scratch.drain(..) {
-                match decoder.push(&frame) {
-                    Ok(events) => events.iter().for_each(|e| watched.source.observe(e)),
-                    // The upstream's own error event has already been forwarded as it was.
-                    Err(_) => failed = true,
-                }
-            }
-            if failed || decoder.is_done() {
-                break;
-            }
-        }
-        if failed {
-            watched.source.failed();
-        } else if let Err(err) = decoder.finish() {
-            watched.source.failed();
-            let frame = format!("event: error\ndata: {}\n\n", err.anthropic_body());
-            yield Ok(Bytes::from(frame));
-        }
-        watched.finish(200);
-    }
 }
 
 async fn serve_count_tokens(
