@@ -7,6 +7,7 @@
 //! * `dialect`: wire formats and their rewriting/translation; pure, no I/O.
 //! * `sse`: incremental server-sent-events decoding and framing.
 //! * `providers`: outbound calls to upstreams over one pooled HTTP client.
+//! * `fetch`: SSRF-safe fetching of client-supplied image URLs (for upstreams that need bytes).
 //! * `routing`: model id → provider, native id, price.
 //! * `catalog`: the model catalog (built in, extendable from config).
 //! * `keys`: key hashing, the in-memory key cache, spend per period, admission.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod dialect;
 pub mod error;
+pub mod fetch;
 pub mod keys;
 pub mod llm;
 pub mod mock;
