@@ -163,6 +163,9 @@ pub struct Config {
     pub catalog: Catalog,
     pub allow_unpriced_models: bool,
     pub timeouts: Timeouts,
+    /// How client-supplied image URLs are fetched for providers that only take bytes (Gemini):
+    /// https only, public addresses only, size and time capped.
+    pub fetch: crate::fetch::FetchPolicy,
 }
 
 /// A configuration problem, reported before the gateway starts.
@@ -190,6 +193,7 @@ impl Config {
             catalog: Catalog::builtin(),
             allow_unpriced_models: false,
             timeouts: Timeouts::default(),
+            fetch: crate::fetch::FetchPolicy::default(),
         }
     }
 
@@ -261,6 +265,7 @@ impl RawConfig {
                 first_byte: self.timeouts.first_byte_secs.map_or(defaults.first_byte, Duration::from_secs),
                 keep_alive: defaults.keep_alive,
             },
+            fetch: crate::fetch::FetchPolicy::default(),
         })
     }
 }

@@ -93,7 +93,8 @@ impl App {
         let (ledger, ledger_task) = Ledger::start(store.clone());
         let providers = Providers::new(&config);
         let configured_key = config.management_key.as_ref().map(|Secret(key)| KeyHash::of(key));
-        let state = AppState::new(Inner { config, keys, store, providers, ledger, clock, configured_key });
+        let fetcher = fetch::Fetcher::new(config.fetch.clone());
+        let state = AppState::new(Inner { config, keys, store, providers, ledger, clock, configured_key, fetcher });
         Ok(Self { state, bootstrap_key, mock_addr, ledger_task })
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::fetch::Fetcher;
 use crate::keys::{KeyCache, KeyHash};
 use crate::providers::Providers;
 use crate::store::Store;
@@ -24,6 +25,9 @@ pub struct Inner {
     /// Where finished requests are recorded; written in batches by the ledger task.
     pub ledger: Ledger,
     pub clock: Clock,
+    /// Fetches client image URLs for providers that need inline bytes, refusing private and
+    /// local addresses.
+    pub fetcher: Fetcher,
     /// Hash of `AROUTER_MANAGEMENT_KEY`. That key is configuration, not data: it is never
     /// stored, and the management API neither lists nor changes it.
     pub configured_key: Option<KeyHash>,

@@ -27,6 +27,14 @@ impl Dialect {
         }
     }
 
+    /// Whether this format's upstreams take media only as inline bytes (or their own file
+    /// URIs), so the gateway must fetch client URLs first.
+    pub fn needs_inline_media(self) -> bool {
+        match self {
+            Self::OpenAi | Self::Anthropic => false,
+        }
+    }
+
     /// What a client of this format is sent while the upstream is silent: a comment on the
     /// OpenAI surface, a `ping` event on the Anthropic one.
     pub fn keep_alive_frame(self) -> &'static [u8] {

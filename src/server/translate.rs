@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
@@ -49,11 +50,15 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
     let client = state.providers.client(&t.route.provider)?;
     let upstream = Dialect::of(client.kind()).ok_or_else(|| ProviderError::Unsupported(t.route.provider.clone()))?;
     let max_output_tokens = state.config.catalog.find(&t.route.catalog_id).and_then(|m| m.max_completion_tokens);
-    let body = upstream.encode_request(&t.request, Target { model: &t.route.native, max_output_tokens })?;
-    let stream = t.request.stream;
+    let mut request = t.request;
+    if upstream.needs_inline_media() {
+        inline_media_urls(state, &mut request).await?;
+    }
+    let body = upstream.encode_request(&request, Target { model: &t.route.native, max_output_tokens })?;
+    let stream = request.stream;
     let path = client.chat_path(&t.route.native, stream)?;
     // OpenRouter's `reasoning.exclude`: the model reasons, the client does not see it.
-    let hide_reasoning = t.request.reasoning.as_ref().is_some_and(|r| r.exclude);
+    let hide_reasoning = request.reasoning.as_ref().is_some_and(|r| r.exclude);
     let mut meter = Meter::new(
         state.clone(),
         t.key,
@@ -171,6 +176,22 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
         Body::from_stream(relay.run(first, keep_alive)),
     )
         .into_response())
+}
+
+/// Replaces `http(s)` image and document URLs with their bytes, fetched under the SSRF policy
+/// (https only, public addresses only, size and time capped). A refused URL is a 400 naming
+/// the problem, and nothing is sent upstream.
+async fn inline_media_urls(state: &AppState, request: &mut llm::ChatRequest) -> Result<(), ApiError> {
+    for source in request.media_sources_mut() {
+        let llm::ImageSource::Url(url) = source else { continue };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            continue; // provider file URIs (gs://…) pass as they are
+        }
+        let fetched = state.fetcher.fetch(url).await?;
+        let data = base64::engine::general_purpose::STANDARD.encode(&fetched.data);
+        *source = llm::ImageSource::Base64 { media_type: fetched.media_type, data };
+    }
+    Ok(())
 }
 
 /// Usage for an answer whose upstream reported none.
