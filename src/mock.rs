@@ -1,11 +1,13 @@
-//! Mock upstreams: a fake OpenAI API and a fake Anthropic Messages API on one port, with
-//! deterministic answers in the real wire formats, streaming and not, tool calls, thinking,
-//! embeddings, usage, and fault modes chosen by model name.
+//! Mock upstreams: a fake OpenAI API, a fake Anthropic Messages API and a fake Google Gemini
+//! API on one port, with deterministic answers in the real wire formats, streaming and not, tool
+//! calls, thinking, embeddings, usage, and fault modes chosen by model name.
 //!
 //! Routes: OpenAI `/v1/chat/completions`, `/v1/embeddings`; Anthropic `/v1/messages`,
 //! `/v1/messages/count_tokens`; and `/v1/models`, which answers in Anthropic's shape when the
-//! request carries `x-api-key` and in OpenAI's otherwise. See `openai.rs` and `anthropic.rs`
-//! for the exact answers and token counts.
+//! request carries `x-api-key` and in OpenAI's otherwise; Gemini `/v1beta/models/{model}:
+//! generateContent`, `:streamGenerateContent`, `:countTokens`, `:embedContent`,
+//! `:batchEmbedContents`, and `GET /v1beta/models[/{model}]`. See `openai.rs`, `anthropic.rs`
+//! and `gemini.rs` for the exact answers and token counts.
 //!
 //! Tests, benchmarks and the offline quickstart (`arouter serve --mock-upstreams`) use it, and
 //! `arouter mock` runs it alone so you can point your own app at it. It records every request
@@ -26,8 +28,17 @@
 //! `fault-malformed` (non-JSON 200 body, or a `data: {not json` stream event), `fault-cut` (the
 //! stream stops after the first text delta, no `message_stop`), `fault-midstream-error` (an
 //! in-band `event: error` `overloaded_error` after two text deltas), `fault-hang`.
+//!
+//! Gemini fault modes (same words, in the model of the `/v1beta/models/{model}:…` path):
+//! `fault-500` (500 `INTERNAL`), `fault-503` (503 `UNAVAILABLE`), `fault-429` (429
+//! `RESOURCE_EXHAUSTED`, `retry-after: 7` and a `RetryInfo` detail), `fault-400` (400
+//! `INVALID_ARGUMENT`), `fault-malformed` (non-JSON 200 body, or `{not json` after the first
+//! stream chunk), `fault-cut` (the stream stops after two chunks, no `finishReason`),
+//! `fault-midstream-error` (an in-band `{"error":{…"UNAVAILABLE"}}` chunk after two chunks),
+//! `fault-no-usage` (no `usageMetadata`), `fault-hang`.
 
 pub mod anthropic;
+pub mod gemini;
 mod openai;
 
 use std::convert::Infallible;
@@ -58,7 +69,7 @@ pub struct MockOptions {
     /// Pause before the response headers.
     pub first_byte_delay: Duration,
     /// The provider key accepted: as `Authorization: Bearer` by the OpenAI API, as `x-api-key`
-    /// by the Anthropic API.
+    /// by the Anthropic API, as `x-goog-api-key` or `?key=` by the Gemini API.
     pub api_key: String,
     /// Extra words appended to every answer, to make long streams.
     pub extra_words: usize,
@@ -207,6 +218,12 @@ impl MockUpstream {
         format!("http://{}", self.addr)
     }
 
+    /// Base URL of the fake Gemini API (`http://127.0.0.1:port`, no `/v1beta`, like
+    /// `https://generativelanguage.googleapis.com`).
+    pub fn gemini_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Points the config's providers at this mock, with the key it expects.
     pub fn configure(&self, config: &mut Config) {
         let key = Secret(self.state.options.api_key.clone());
@@ -216,7 +233,11 @@ impl MockUpstream {
         }
         if let Some(anthropic) = config.provider_mut("anthropic") {
             anthropic.base_url = self.anthropic_base_url();
-            anthropic.api_key = Some(key);
+            anthropic.api_key = Some(key.clone());
+        }
+        if let Some(google) = config.provider_mut("google") {
+            google.base_url = self.gemini_base_url();
+            google.api_key = Some(key);
         }
     }
 
@@ -257,15 +278,21 @@ pub async fn run_standalone(
     };
     let state = Arc::new(MockState { options, logs: Mutex::default() });
     println!(
-        "mock OpenAI API on http://{0}/v1 and Anthropic API on http://{0} (provider key: {MOCK_API_KEY})",
+        "mock OpenAI API on http://{0}/v1, Anthropic API on http://{0} and Gemini API on http://{0} \
+         (provider key: {MOCK_API_KEY})",
         args.listen
     );
     axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await
 }
 
-/// Both dialects on one router; `/v1/models` is shared and picks its shape by the auth header.
+/// All dialects on one router; `/v1/models` is shared by OpenAI and Anthropic and picks its shape
+/// by the auth header (Gemini lists models under `/v1beta/models`).
 fn router(state: Arc<MockState>) -> Router {
-    openai::routes().merge(anthropic::routes()).route("/v1/models", get(models)).with_state(state)
+    openai::routes()
+        .merge(anthropic::routes())
+        .merge(gemini::routes())
+        .route("/v1/models", get(models))
+        .with_state(state)
 }
 
 async fn models(State(state): State<Arc<MockState>>, uri: Uri, headers: HeaderMap) -> Response {

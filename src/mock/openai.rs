@@ -263,8 +263,8 @@ fn stream_response(state: Arc<MockState>, mut frames: Vec<String>, model: &str) 
     sse_response(state, frames.into_iter().map(|frame| format!("data: {frame}\n\n")).collect(), &[])
 }
 
-/// A deterministic unit vector for `text`.
-fn embedding(text: &str, dimensions: usize) -> Vec<f32> {
+/// A deterministic unit vector for `text` (shared with the Gemini mock).
+pub(super) fn embedding(text: &str, dimensions: usize) -> Vec<f32> {
     let mut values = Vec::with_capacity(dimensions);
     let mut seed = Sha256::digest(text.as_bytes()).to_vec();
     while values.len() < dimensions {
