@@ -1,7 +1,8 @@
 //! End to end through the real binary: `arouter serve --mock-upstreams` on an ephemeral port,
-//! the README's curl flow over HTTP, then the official OpenRouter Python SDK against it.
+//! the README's curl flow over HTTP, then the official OpenRouter, OpenAI and Anthropic Python
+//! SDKs against it (`tests/sdk/*_sdk_check.py`).
 //!
-//! The SDK check needs `pip install -r tests/sdk/requirements.txt` (`.ci/run` does it). Set
+//! The SDK checks need `pip install -r tests/sdk/requirements.txt` (`.ci/run` does it). Set
 //! `AROUTER_SKIP_SDK_TESTS=1` to skip that part on a machine without Python.
 
 use std::io::{BufRead, BufReader};
@@ -66,8 +67,35 @@ fn start_gateway(db: &std::path::Path, extra_env: &[(&str, &str)]) -> (Gateway, 
     (Gateway { child, base, bootstrap_key }, lines)
 }
 
+/// Runs `tests/sdk/<script>` with `python3` and the given environment; panics with its output
+/// unless it exits 0 and prints OK.
+async fn run_sdk_check(what: &'static str, script: &'static str, env: Vec<(&'static str, String)>) {
+    let path = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::task::spawn_blocking(move || {
+        let mut command = Command::new("python3");
+        command.arg(path);
+        // The SDKs read their own variables (keys, base URLs, profiles, extra headers); the
+        // checks must see only what they are given.
+        for (name, _) in std::env::vars_os() {
+            let text = name.to_string_lossy();
+            if ["OPENAI_", "ANTHROPIC_", "OPENROUTER_"].iter().any(|prefix| text.starts_with(prefix)) {
+                command.env_remove(&name);
+            }
+        }
+        command.envs(env).output().expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.lines().any(|l| l == "OK"),
+        "{what} SDK check failed ({script}; pip install -r tests/sdk/requirements.txt):\n{stdout}\n{stderr}"
+    );
+}
+
 #[tokio::test]
-async fn quickstart_works_offline_and_the_openrouter_sdk_accepts_every_answer() {
+async fn quickstart_works_offline_and_the_official_sdks_accept_every_answer() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("arouter.db");
     let (gateway, lines) = start_gateway(&db, &[]);
@@ -103,29 +131,22 @@ async fn quickstart_works_offline_and_the_openrouter_sdk_accepts_every_answer() 
     assert!(answer["choices"][0]["message"]["content"].as_str().unwrap().contains("Hello!"));
 
     if std::env::var("AROUTER_SKIP_SDK_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("AROUTER_SKIP_SDK_TESTS=1: skipping the OpenRouter SDK check");
+        eprintln!("AROUTER_SKIP_SDK_TESTS=1: skipping the OpenRouter, OpenAI and Anthropic SDK checks");
     } else {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openrouter_sdk_check.py");
-        let gateway_base = format!("{}/api/v1", gateway.base);
-        let mgmt = gateway.bootstrap_key.clone();
-        let output = tokio::task::spawn_blocking(move || {
-            Command::new("python3")
-                .arg(script)
-                .env("AROUTER_BASE_URL", gateway_base)
-                .env("AROUTER_API_KEY", key)
-                .env("AROUTER_MGMT_KEY", mgmt)
-                .env("AROUTER_CHECK_MODELS", "1")
-                .output()
-                .expect("python3 runs")
-        })
-        .await
-        .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success() && stdout.contains("OK"),
-            "OpenRouter SDK check failed (pip install -r tests/sdk/requirements.txt):\n{stdout}\n{stderr}"
-        );
+        run_sdk_check(
+            "OpenRouter",
+            "openrouter_sdk_check.py",
+            vec![
+                ("AROUTER_BASE_URL", format!("{}/api/v1", gateway.base)),
+                ("AROUTER_API_KEY", key.clone()),
+                ("AROUTER_MGMT_KEY", gateway.bootstrap_key.clone()),
+                ("AROUTER_CHECK_MODELS", "1".to_owned()),
+            ],
+        )
+        .await;
+        let env = vec![("AROUTER_BASE", gateway.base.clone()), ("AROUTER_API_KEY", key)];
+        run_sdk_check("OpenAI", "openai_sdk_check.py", env.clone()).await;
+        run_sdk_check("Anthropic", "anthropic_sdk_check.py", env).await;
     }
 
     // A restart on the same database prints no new key, and the old one still works.
