@@ -10,6 +10,7 @@
 
 pub mod anthropic;
 pub mod embeddings;
+pub mod gemini;
 pub mod hub;
 pub mod openai;
 pub mod raw;
