@@ -6,6 +6,7 @@ mod body;
 mod chat;
 mod embeddings;
 mod forward;
+mod gemini;
 mod key_json;
 mod keys;
 mod messages;
@@ -33,12 +34,16 @@ pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// Every route the gateway serves.
 pub fn router(state: AppState) -> Router {
     // Inference, under `/v1` (ARouter) and `/api/v1` (OpenRouter's base): OpenAI-compatible
-    // chat and embeddings, and the Anthropic-native messages surface.
+    // chat and embeddings, the Anthropic-native messages surface, and Gemini's model methods.
+    // The Gemini surface proper lives under `/v1beta`.
     let inference = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
         .route("/embeddings", post(embeddings::embeddings))
         .route("/messages", post(messages::messages))
         .route("/messages/count_tokens", post(messages::count_tokens))
+        // Gemini's `models/{model}:{method}` under `/v1` (newer google-genai SDKs); POST only,
+        // so it never clashes with OpenAI's `GET /v1/models`.
+        .route("/models/{*rest}", post(gemini::model_post))
         .route("/models", get(models::list_models))
         .route("/key", get(keys::current_key));
     let management = Router::new()
@@ -47,6 +52,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .nest("/v1", inference.clone())
+        .nest(
+            "/v1beta",
+            Router::new()
+                .route("/models", get(gemini::list_models))
+                .route("/models/{*rest}", post(gemini::model_post).get(gemini::get_model)),
+        )
         .nest("/api/v1", inference.merge(management))
         .fallback(not_found)
         .layer(middleware::from_fn(log_errors))

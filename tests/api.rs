@@ -6,6 +6,8 @@ mod anthropic;
 mod chat;
 #[path = "api/common.rs"]
 mod common;
+#[path = "api/gemini.rs"]
+mod gemini;
 #[path = "api/keys.rs"]
 mod keys;
 #[path = "api/streaming.rs"]

@@ -13,7 +13,8 @@ pub fn gemini_batch_request(native_model: &str, texts: &[String], dimensions: Op
     let requests: Vec<Value> = texts
         .iter()
         .map(|text| {
-            let mut request = json!({ "model": format!("models/{native_model}"), "content": { "parts": [{ "text": text }] } });
+            let mut request =
+                json!({ "model": format!("models/{native_model}"), "content": { "parts": [{ "text": text }] } });
             if let Some(dimensions) = dimensions {
                 request["outputDimensionality"] = dimensions.into();
             }
@@ -85,14 +86,18 @@ mod tests {
     fn answers_become_openai_lists_in_float_or_base64() {
         let upstream = br#"{"embeddings":[{"values":[0.5,-1.0]},{"values":[0.25,0.0]}]}"#;
         let usage = json!({ "prompt_tokens": 2, "total_tokens": 2 });
-        let floats: Value =
-            serde_json::from_slice(&openai_list_from_gemini(upstream, "gen-1", "google/e", false, usage.clone()).unwrap()).unwrap();
+        let floats: Value = serde_json::from_slice(
+            &openai_list_from_gemini(upstream, "gen-1", "google/e", false, usage.clone()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(floats["data"][1]["index"], 1);
         assert_eq!(floats["data"][0]["embedding"], json!([0.5, -1.0]));
         assert_eq!(floats["model"], "google/e");
         let packed: Value =
-            serde_json::from_slice(&openai_list_from_gemini(upstream, "gen-1", "google/e", true, usage).unwrap()).unwrap();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(packed["data"][0]["embedding"].as_str().unwrap()).unwrap();
+            serde_json::from_slice(&openai_list_from_gemini(upstream, "gen-1", "google/e", true, usage).unwrap())
+                .unwrap();
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(packed["data"][0]["embedding"].as_str().unwrap()).unwrap();
         let values: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         assert_eq!(values, vec![0.5, -1.0]);
         assert!(openai_list_from_gemini(b"{}", "g", "m", false, Value::Null).is_err());

@@ -4,7 +4,7 @@
 
 use bytes::BytesMut;
 
-use super::{Identity, InvalidResponse, Target, anthropic, openai};
+use super::{Identity, InvalidResponse, Target, anthropic, gemini, openai};
 use crate::error::ApiError;
 use crate::llm::{self, Event};
 use crate::providers::ProviderKind;
@@ -15,6 +15,7 @@ use crate::sse::SseFrame;
 pub enum Dialect {
     OpenAi,
     Anthropic,
+    Gemini,
 }
 
 impl Dialect {
@@ -23,7 +24,7 @@ impl Dialect {
         match kind {
             ProviderKind::OpenAi => Some(Self::OpenAi),
             ProviderKind::Anthropic => Some(Self::Anthropic),
-            ProviderKind::Gemini => None,
+            ProviderKind::Gemini => Some(Self::Gemini),
         }
     }
 
@@ -32,6 +33,7 @@ impl Dialect {
     pub fn needs_inline_media(self) -> bool {
         match self {
             Self::OpenAi | Self::Anthropic => false,
+            Self::Gemini => true,
         }
     }
 
@@ -41,6 +43,8 @@ impl Dialect {
         match self {
             Self::OpenAi => crate::sse::KEEP_ALIVE_COMMENT,
             Self::Anthropic => b"event: ping\ndata: {\"type\": \"ping\"}\n\n",
+            // The google-genai SDK parses every non-blank line as JSON: blank lines only.
+            Self::Gemini => gemini::encode::KEEP_ALIVE,
         }
     }
 
@@ -49,6 +53,7 @@ impl Dialect {
         match self {
             Self::OpenAi => openai::stream::error_chunk("", "", 0, err),
             Self::Anthropic => format!("event: error\ndata: {}\n\n", err.anthropic_body()).into(),
+            Self::Gemini => format!("data: {}\r\n\r\n", gemini::error_body(err)).into(),
         }
     }
 
@@ -56,6 +61,7 @@ impl Dialect {
         match self {
             Self::OpenAi => openai::decode::request(body),
             Self::Anthropic => anthropic::decode::request(body),
+            Self::Gemini => gemini::decode::request(body),
         }
     }
 
@@ -63,6 +69,7 @@ impl Dialect {
         match self {
             Self::OpenAi => openai::encode::request(request, target),
             Self::Anthropic => anthropic::encode::request(request, target),
+            Self::Gemini => gemini::encode::request(request, target),
         }
     }
 
@@ -70,6 +77,7 @@ impl Dialect {
         match self {
             Self::OpenAi => openai::decode::response(body),
             Self::Anthropic => anthropic::decode::response(body),
+            Self::Gemini => gemini::decode::response(body),
         }
     }
 
@@ -77,6 +85,7 @@ impl Dialect {
         match self {
             Self::OpenAi => openai::encode::response(response, who),
             Self::Anthropic => anthropic::encode::response(response, who),
+            Self::Gemini => gemini::encode::response(response, who),
         }
     }
 
@@ -84,6 +93,7 @@ impl Dialect {
         match self {
             Self::OpenAi => StreamDecoder::OpenAi(openai::decode::StreamDecoder::new()),
             Self::Anthropic => StreamDecoder::Anthropic(anthropic::decode::StreamDecoder::new()),
+            Self::Gemini => StreamDecoder::Gemini(gemini::decode::StreamDecoder::new()),
         }
     }
 
@@ -92,6 +102,7 @@ impl Dialect {
         match self {
             Self::OpenAi => StreamEncoder::OpenAi(openai::encode::StreamEncoder::new(who, wants_usage_chunk, created)),
             Self::Anthropic => StreamEncoder::Anthropic(anthropic::encode::StreamEncoder::new(who)),
+            Self::Gemini => StreamEncoder::Gemini(gemini::encode::StreamEncoder::new(who)),
         }
     }
 }
@@ -101,6 +112,7 @@ impl Dialect {
 pub enum StreamDecoder {
     OpenAi(openai::decode::StreamDecoder),
     Anthropic(anthropic::decode::StreamDecoder),
+    Gemini(gemini::decode::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -108,6 +120,7 @@ impl StreamDecoder {
         match self {
             Self::OpenAi(d) => d.push(frame),
             Self::Anthropic(d) => d.push(frame),
+            Self::Gemini(d) => d.push(frame),
         }
     }
 
@@ -115,6 +128,7 @@ impl StreamDecoder {
         match self {
             Self::OpenAi(d) => d.finish(),
             Self::Anthropic(d) => d.finish(),
+            Self::Gemini(d) => d.finish(),
         }
     }
 
@@ -122,6 +136,7 @@ impl StreamDecoder {
         match self {
             Self::OpenAi(d) => d.is_done(),
             Self::Anthropic(d) => d.is_done(),
+            Self::Gemini(d) => d.is_done(),
         }
     }
 }
@@ -131,6 +146,7 @@ impl StreamDecoder {
 pub enum StreamEncoder {
     OpenAi(openai::encode::StreamEncoder),
     Anthropic(anthropic::encode::StreamEncoder),
+    Gemini(gemini::encode::StreamEncoder),
 }
 
 impl StreamEncoder {
@@ -138,6 +154,7 @@ impl StreamEncoder {
         match self {
             Self::OpenAi(e) => e.push(event, out),
             Self::Anthropic(e) => e.push(event, out),
+            Self::Gemini(e) => e.push(event, out),
         }
     }
 
@@ -145,6 +162,7 @@ impl StreamEncoder {
         match self {
             Self::OpenAi(e) => e.finish(out),
             Self::Anthropic(e) => e.finish(out),
+            Self::Gemini(e) => e.finish(out),
         }
     }
 
@@ -152,6 +170,7 @@ impl StreamEncoder {
         match self {
             Self::OpenAi(e) => e.error(err, out),
             Self::Anthropic(e) => e.error(err, out),
+            Self::Gemini(e) => e.error(err, out),
         }
     }
 }

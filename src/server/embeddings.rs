@@ -14,18 +14,18 @@ use super::body;
 use super::forward::{GENERATION_ID, forward_json, generation_header};
 use super::meter::{Meter, Outcome};
 use crate::dialect::embeddings::{gemini_batch_request, openai_list_from_gemini, token_input_refused};
-use crate::dialect::openai::stream::Metered;
-use crate::error::ErrorKind;
-use crate::keys::spend::nano_to_usd;
-use crate::providers::{ProviderKind, gemini, openai};
-use crate::usage::{Usage, estimate_tokens};
 use crate::dialect::openai::EmbeddingsRequest;
 use crate::dialect::openai::response::rewrite_embeddings;
+use crate::dialect::openai::stream::Metered;
 use crate::error::ApiError;
+use crate::error::ErrorKind;
 use crate::keys::admission::admit;
+use crate::keys::spend::nano_to_usd;
+use crate::providers::{ProviderKind, gemini, openai};
 use crate::routing;
 use crate::state::AppState;
 use crate::usage::new_generation_id;
+use crate::usage::{Usage, estimate_tokens};
 
 pub async fn embeddings(
     State(state): State<AppState>,
@@ -104,5 +104,6 @@ pub async fn embeddings(
         metered: Metered { usage, estimated: true, cost_nano, finish_reason: None },
         cancelled: false,
     });
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], list).into_response())
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], list)
+        .into_response())
 }

@@ -204,4 +204,3 @@ pub fn tap_passthrough(
         watched.finish(200);
     }
 }
-

@@ -184,8 +184,9 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
 async fn inline_media_urls(state: &AppState, request: &mut llm::ChatRequest) -> Result<(), ApiError> {
     for source in request.media_sources_mut() {
         let llm::ImageSource::Url(url) = source else { continue };
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            continue; // provider file URIs (gs://…) pass as they are
+        // Gemini's own file URIs (gs://…, its Files API) pass as they are.
+        if !crate::dialect::gemini::must_fetch(url) {
+            continue;
         }
         let fetched = state.fetcher.fetch(url).await?;
         let data = base64::engine::general_purpose::STANDARD.encode(&fetched.data);

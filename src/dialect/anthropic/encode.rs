@@ -320,7 +320,10 @@ fn messages(req: &ChatRequest) -> Result<Vec<OutMessage<'_>>, ApiError> {
                         is_error: *is_error,
                     })
                 }
-                (Role::Assistant, Part::Thinking { text, signature: Some(signature) }) => {
+                // A Gemini thought signature means nothing to Anthropic (it would be refused).
+                (Role::Assistant, Part::Thinking { text, signature: Some(signature) })
+                    if !signature.starts_with(crate::dialect::gemini::GEMINI_SIGNATURE) =>
+                {
                     turn.first.push(OutBlock::Thinking { thinking: text, signature })
                 }
                 (Role::Assistant, Part::RedactedThinking { data }) => {

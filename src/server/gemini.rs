@@ -1,0 +1,384 @@
+//! The Gemini-native surface: `POST /v1beta/models/{model}:{method}` (also under `/v1/`, which
+//! newer google-genai SDKs use), `GET /v1beta/models` and `GET /v1beta/models/{model}`.
+//!
+//! Google models are forwarded natively (body untouched; streams passed through while usage is
+//! read). Any other provider's model is named with its prefix in the path —
+//! `models/anthropic/claude-sonnet-4.6:generateContent`, which is what the google-genai SDK
+//! sends for `model="anthropic/claude-sonnet-4.6"` — and translated through `llm`. Errors use
+//! Google's shape `{"error":{"code","message","status"}}`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{AnyCaller, ApiCaller};
+use super::body;
+use super::forward::{GENERATION_ID, generation_header, tap_passthrough};
+use super::meter::{EventTap, Meter, Outcome, StreamMeter};
+use super::translate::{self, Translated};
+use crate::catalog::ModelInfo;
+use crate::dialect::gemini;
+use crate::dialect::hub::Dialect;
+use crate::dialect::openai::stream::Metered;
+use crate::dialect::raw::RawObject;
+use crate::error::{ApiError, ErrorKind};
+use crate::keys::CachedKey;
+use crate::keys::admission::admit;
+use crate::providers::{self, ProviderKind};
+use crate::routing::{self, Route};
+use crate::sse::SseDecoder;
+use crate::state::AppState;
+use crate::usage::{Usage, estimate_tokens, new_generation_id};
+
+#[derive(Debug, Deserialize)]
+pub struct GeminiQuery {
+    alt: Option<String>,
+}
+
+/// An error in Google's shape.
+pub fn error_response(err: ApiError) -> Response {
+    let mut response = (err.status(), axum::Json(gemini::error_body(&err))).into_response();
+    if let Some(seconds) = err.retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response.extensions_mut().insert(Arc::new(err));
+    response
+}
+
+pub async fn model_post(
+    State(state): State<AppState>,
+    caller: Result<ApiCaller, ApiError>,
+    Path(rest): Path<String>,
+    Query(query): Query<GeminiQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match serve_post(state, caller, rest, query, headers, body).await {
+        Ok(response) => response,
+        Err(err) => error_response(err),
+    }
+}
+
+async fn serve_post(
+    state: AppState,
+    caller: Result<ApiCaller, ApiError>,
+    rest: String,
+    query: GeminiQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let ApiCaller(key) = caller?;
+    let (model, method) =
+        rest.rsplit_once(':').ok_or_else(|| ApiError::not_found(format!("no method in 'models/{rest}'")))?;
+    let model = model.strip_prefix("models/").unwrap_or(model);
+    let route = routing::resolve_native(&state.config, &state.config.catalog, "google", model)?;
+    let call = Call { state, key, route, headers, arrived: Instant::now() };
+    match method {
+        "generateContent" => call.generate(body, false, false).await,
+        "streamGenerateContent" => call.generate(body, true, query.alt.as_deref() == Some("sse")).await,
+        "countTokens" => call.count_tokens(body).await,
+        "embedContent" | "batchEmbedContents" => call.embed(body, method).await,
+        other => Err(ApiError::not_found(format!("unknown method '{other}'"))),
+    }
+}
+
+/// One request to a model method.
+struct Call {
+    state: AppState,
+    key: Arc<CachedKey>,
+    route: Route,
+    headers: HeaderMap,
+    arrived: Instant,
+}
+
+#[derive(Deserialize)]
+struct ContentsHead<'a> {
+    #[serde(borrow)]
+    contents: Option<Vec<&'a serde_json::value::RawValue>>,
+}
+
+/// The check the native path makes before forwarding: what the upstream would refuse anyway.
+fn check_contents(bytes: &[u8]) -> Result<(), ApiError> {
+    let head: ContentsHead = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!("request body is not valid JSON or 'contents' is not an array: {e}"))
+    })?;
+    match head.contents {
+        None => Err(ApiError::bad_request("'contents' is required")),
+        Some(c) if c.is_empty() => Err(ApiError::bad_request("'contents' must not be empty")),
+        Some(_) => Ok(()),
+    }
+}
+
+impl Call {
+    async fn generate(self, body: Body, stream: bool, sse: bool) -> Result<Response, ApiError> {
+        let now = self.state.clock.now();
+        let bytes = body::read(&self.headers, body).await?;
+        admit(&self.key, &self.route, now, self.state.config.allow_unpriced_models)?;
+        let client = self.state.providers.client(&self.route.provider)?;
+        if client.kind() != ProviderKind::Gemini {
+            let mut request = gemini::decode::request(&bytes)?;
+            request.model = self.route.model.clone();
+            request.stream = stream;
+            let translated = Translated {
+                key: self.key,
+                route: self.route,
+                client: Dialect::Gemini,
+                request,
+                prompt_bytes: bytes.len(),
+                wants_usage_chunk: true,
+                arrived: self.arrived,
+                now,
+            };
+            let response = translate::chat(&self.state, translated).await?;
+            return Ok(if stream && !sse { as_json_array(response) } else { response });
+        }
+
+        check_contents(&bytes)?;
+        let path = client.chat_path(&self.route.native, stream)?;
+        let mut meter = Meter::new(
+            self.state.clone(),
+            self.key,
+            new_generation_id(now),
+            "generateContent",
+            self.route,
+            now,
+            self.arrived,
+            stream,
+            bytes.len(),
+        );
+        let response = match client.post(&path, bytes.to_vec(), stream, None).await {
+            Ok(response) => response,
+            Err(err) => {
+                let err = ApiError::from(err);
+                meter.record(meter.unanswered(err.status().as_u16(), false));
+                return Err(err);
+            }
+        };
+        meter.first_byte();
+        if stream {
+            let pricing = meter.route.pricing;
+            let id = generation_header(&meter.id);
+            let watched = StreamMeter { meter, source: EventTap::new(pricing, bytes.len()) };
+            let response = (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                    (GENERATION_ID, id),
+                ],
+                Body::from_stream(tap_passthrough(watched, response, Dialect::Gemini)),
+            )
+                .into_response();
+            return Ok(if sse { response } else { as_json_array(response) });
+        }
+        let upstream = match client.read_body(response).await {
+            Ok(upstream) => upstream,
+            Err(err) => {
+                let err = ApiError::from(err);
+                meter.record(meter.unanswered(err.status().as_u16(), false));
+                return Err(err);
+            }
+        };
+        let Ok(answer) = gemini::decode::response(&upstream) else {
+            let err =
+                ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream");
+            meter.record(meter.unanswered(err.status().as_u16(), false));
+            return Err(err);
+        };
+        let (usage, estimated) = if answer.usage.total_tokens() > 0 {
+            (answer.usage, false)
+        } else {
+            (Usage { prompt_tokens: estimate_tokens(bytes.len()), ..Usage::default() }, true)
+        };
+        let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&usage));
+        let id = generation_header(&meter.id);
+        let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
+        meter.record(Outcome {
+            status: 200,
+            metered: Metered { usage, estimated, cost_nano, finish_reason },
+            cancelled: false,
+        });
+        Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], upstream)
+            .into_response())
+    }
+
+    /// Gemini's own count for Google models; for others an estimate of about four bytes a
+    /// token of the body (what the gateway charges when an upstream reports nothing).
+    async fn count_tokens(self, body: Body) -> Result<Response, ApiError> {
+        let bytes = body::read(&self.headers, body).await?;
+        let raw = RawObject::parse(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if raw.get("contents").is_none() && raw.get("generateContentRequest").is_none() {
+            return Err(ApiError::bad_request("'contents' is required"));
+        }
+        admit(&self.key, &self.route, self.state.clock.now(), true)?;
+        let client = self.state.providers.client(&self.route.provider)?;
+        if client.kind() == ProviderKind::Gemini {
+            let path = providers::gemini::action_path(&self.route.native, "countTokens")?;
+            let response = client.post(&path, bytes.to_vec(), false, None).await?;
+            let body = client.read_body(response).await?;
+            return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response());
+        }
+        Ok(axum::Json(json!({ "totalTokens": estimate_tokens(bytes.len()) })).into_response())
+    }
+
+    /// Embeddings for Google models, forwarded natively; each batch item's `model` is set to
+    /// the native one. Gemini reports no usage, so the input is charged by estimate.
+    async fn embed(self, body: Body, method: &str) -> Result<Response, ApiError> {
+        let now = self.state.clock.now();
+        let bytes = body::read(&self.headers, body).await?;
+        admit(&self.key, &self.route, now, self.state.config.allow_unpriced_models)?;
+        let client = self.state.providers.client(&self.route.provider)?;
+        if client.kind() != ProviderKind::Gemini {
+            return Err(ApiError::bad_request(format!(
+                "'{method}' on the Gemini surface is only available for Google models; use /v1/embeddings for '{}'",
+                self.route.model
+            )));
+        }
+        let mut value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+        let native = format!("models/{}", self.route.native);
+        match method {
+            "batchEmbedContents" => {
+                let requests = value["requests"]
+                    .as_array_mut()
+                    .filter(|r| !r.is_empty())
+                    .ok_or_else(|| ApiError::bad_request("'requests' must be a non-empty array"))?;
+                for request in requests {
+                    request["model"] = native.clone().into();
+                }
+            }
+            _ => {
+                if value.get("content").is_none() {
+                    return Err(ApiError::bad_request("'content' is required"));
+                }
+            }
+        }
+        let path = providers::gemini::action_path(&self.route.native, method)?;
+        let mut meter = Meter::new(
+            self.state.clone(),
+            self.key,
+            new_generation_id(now),
+            "embeddings",
+            self.route,
+            now,
+            self.arrived,
+            false,
+            bytes.len(),
+        );
+        let response = match client.post(&path, serde_json::to_vec(&value).expect("JSON serialises"), false, None).await
+        {
+            Ok(response) => response,
+            Err(err) => {
+                let err = ApiError::from(err);
+                meter.record(meter.unanswered(err.status().as_u16(), false));
+                return Err(err);
+            }
+        };
+        meter.first_byte();
+        let upstream = match client.read_body(response).await {
+            Ok(upstream) => upstream,
+            Err(err) => {
+                let err = ApiError::from(err);
+                meter.record(meter.unanswered(err.status().as_u16(), false));
+                return Err(err);
+            }
+        };
+        let usage = Usage { prompt_tokens: estimate_tokens(bytes.len()), ..Usage::default() };
+        let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&usage));
+        let id = generation_header(&meter.id);
+        meter.record(Outcome {
+            status: 200,
+            metered: Metered { usage, estimated: true, cost_nano, finish_reason: None },
+            cancelled: false,
+        });
+        Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], upstream)
+            .into_response())
+    }
+}
+
+/// Re-frames an SSE body as the JSON array `streamGenerateContent` sends without `alt=sse`,
+/// element by element as they arrive. Keep-alive blank lines become JSON whitespace.
+fn as_json_array(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let stream = async_stream::stream! {
+        let mut data = body.into_data_stream();
+        let mut frames = SseDecoder::default();
+        let mut scratch = Vec::new();
+        let mut first = true;
+        while let Some(Ok(chunk)) = data.next().await {
+            if frames.push(&chunk, &mut scratch).is_err() {
+                break;
+            }
+            if scratch.is_empty() {
+                yield Ok::<Bytes, Infallible>(Bytes::from_static(b"\n"));
+                continue;
+            }
+            let mut out = Vec::new();
+            for frame in scratch.drain(..) {
+                out.extend_from_slice(if first { b"[" } else { b",\r\n" });
+                first = false;
+                out.extend_from_slice(frame.data.as_bytes());
+            }
+            yield Ok(Bytes::from(out));
+        }
+        yield Ok(Bytes::from_static(if first { b"[]" } else { b"]" }));
+    };
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+fn model_json(m: &ModelInfo) -> Value {
+    let name = match m.id.strip_prefix("google/") {
+        Some(native) => format!("models/{native}"),
+        None => format!("models/{}", m.id),
+    };
+    let methods: &[&str] = if m.output_modalities.iter().any(|o| o == "embeddings") {
+        &["embedContent", "batchEmbedContents", "countTokens"]
+    } else {
+        &["generateContent", "streamGenerateContent", "countTokens"]
+    };
+    json!({
+        "name": name,
+        "baseModelId": name.trim_start_matches("models/"),
+        "version": "001",
+        "displayName": m.name,
+        "description": m.description,
+        "inputTokenLimit": m.context_length,
+        "outputTokenLimit": m.max_completion_tokens,
+        "supportedGenerationMethods": methods,
+    })
+}
+
+/// `GET /v1beta/models`: the catalog in Gemini's list shape (Google models by their native
+/// name, others by their prefixed id, all usable in the `models/{model}:method` paths).
+pub async fn list_models(State(state): State<AppState>, caller: Result<AnyCaller, ApiError>) -> Response {
+    if let Err(err) = caller {
+        return error_response(err);
+    }
+    let models: Vec<Value> = state.config.catalog.models().iter().map(model_json).collect();
+    axum::Json(json!({ "models": models })).into_response()
+}
+
+/// `GET /v1beta/models/{model}`: one model.
+pub async fn get_model(
+    State(state): State<AppState>,
+    caller: Result<AnyCaller, ApiError>,
+    Path(rest): Path<String>,
+) -> Response {
+    if let Err(err) = caller {
+        return error_response(err);
+    }
+    let id = if rest.contains('/') { rest.clone() } else { format!("google/{rest}") };
+    match state.config.catalog.find(&id) {
+        Some(model) => axum::Json(model_json(model)).into_response(),
+        None => error_response(ApiError::not_found(format!("model 'models/{rest}' is not found"))),
+    }
+}
