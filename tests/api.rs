@@ -10,5 +10,7 @@ mod common;
 mod gemini;
 #[path = "api/keys.rs"]
 mod keys;
+#[path = "api/matrix.rs"]
+mod matrix;
 #[path = "api/streaming.rs"]
 mod streaming;
