@@ -1,6 +1,6 @@
 //! End to end through the real binary: `arouter serve --mock-upstreams` on an ephemeral port,
-//! the README's curl flow over HTTP, then the official OpenRouter, OpenAI and Anthropic Python
-//! SDKs against it (`tests/sdk/*_sdk_check.py`).
+//! the README's curl flow over HTTP, then the official OpenRouter, OpenAI, Anthropic and Google
+//! (google-genai) Python SDKs against it (`tests/sdk/*_sdk_check.py`).
 //!
 //! The SDK checks need `pip install -r tests/sdk/requirements.txt` (`.ci/run` does it). Set
 //! `AROUTER_SKIP_SDK_TESTS=1` to skip that part on a machine without Python.
@@ -78,7 +78,10 @@ async fn run_sdk_check(what: &'static str, script: &'static str, env: Vec<(&'sta
         // checks must see only what they are given.
         for (name, _) in std::env::vars_os() {
             let text = name.to_string_lossy();
-            if ["OPENAI_", "ANTHROPIC_", "OPENROUTER_"].iter().any(|prefix| text.starts_with(prefix)) {
+            if ["OPENAI_", "ANTHROPIC_", "OPENROUTER_", "GOOGLE_", "GEMINI_"]
+                .iter()
+                .any(|prefix| text.starts_with(prefix))
+            {
                 command.env_remove(&name);
             }
         }
@@ -131,7 +134,7 @@ async fn quickstart_works_offline_and_the_official_sdks_accept_every_answer() {
     assert!(answer["choices"][0]["message"]["content"].as_str().unwrap().contains("Hello!"));
 
     if std::env::var("AROUTER_SKIP_SDK_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("AROUTER_SKIP_SDK_TESTS=1: skipping the OpenRouter, OpenAI and Anthropic SDK checks");
+        eprintln!("AROUTER_SKIP_SDK_TESTS=1: skipping the OpenRouter, OpenAI, Anthropic and google-genai SDK checks");
     } else {
         run_sdk_check(
             "OpenRouter",
@@ -147,6 +150,19 @@ async fn quickstart_works_offline_and_the_official_sdks_accept_every_answer() {
         let env = vec![("AROUTER_BASE", gateway.base.clone()), ("AROUTER_API_KEY", key)];
         run_sdk_check("OpenAI", "openai_sdk_check.py", env.clone()).await;
         run_sdk_check("Anthropic", "anthropic_sdk_check.py", env).await;
+        // The key above allows only openai and anthropic; the Gemini surface needs google too.
+        let created = http
+            .post(format!("{}/api/v1/keys", gateway.base))
+            .bearer_auth(&gateway.bootstrap_key)
+            .json(&json!({ "name": "genai-sdk" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let created: Value = created.json().await.unwrap();
+        let genai_key = created["key"].as_str().unwrap().to_owned();
+        let env = vec![("AROUTER_BASE", gateway.base.clone()), ("AROUTER_API_KEY", genai_key)];
+        run_sdk_check("google-genai", "genai_sdk_check.py", env).await;
     }
 
     // A restart on the same database prints no new key, and the old one still works.
