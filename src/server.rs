@@ -7,11 +7,13 @@ mod chat;
 mod embeddings;
 mod forward;
 mod gemini;
+mod generation;
 mod key_json;
 mod keys;
 mod messages;
 mod meter;
 mod models;
+mod providers;
 mod translate;
 
 use std::sync::Arc;
@@ -45,10 +47,12 @@ pub fn router(state: AppState) -> Router {
         // so it never clashes with OpenAI's `GET /v1/models`.
         .route("/models/{*rest}", post(gemini::model_post))
         .route("/models", get(models::list_models))
-        .route("/key", get(keys::current_key));
+        .route("/key", get(keys::current_key))
+        .route("/generation", get(generation::get_generation));
     let management = Router::new()
         .route("/keys", post(keys::create_key).get(keys::list_keys))
-        .route("/keys/{hash}", get(keys::get_key).patch(keys::update_key).delete(keys::delete_key));
+        .route("/keys/{hash}", get(keys::get_key).patch(keys::update_key).delete(keys::delete_key))
+        .route("/providers", get(providers::list_providers));
     Router::new()
         .route("/healthz", get(health))
         .nest("/v1", inference.clone())

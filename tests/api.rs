@@ -2,12 +2,16 @@
 
 #[path = "api/anthropic.rs"]
 mod anthropic;
+#[path = "api/budgets.rs"]
+mod budgets;
 #[path = "api/chat.rs"]
 mod chat;
 #[path = "api/common.rs"]
 mod common;
 #[path = "api/gemini.rs"]
 mod gemini;
+#[path = "api/generation.rs"]
+mod generation;
 #[path = "api/keys.rs"]
 mod keys;
 #[path = "api/matrix.rs"]

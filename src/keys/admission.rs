@@ -1,5 +1,13 @@
-//! Admission: may this key send this request? Allow-lists, unpriced models and the spend limit.
-//! Pure: reads only the cached key, so it costs no I/O.
+//! Admission: may this key send this request? Allow-lists, unpriced models and the spend limit,
+//! and, for keys with a limit, a reservation of the request's worst-case cost.
+//!
+//! The check and the reservation happen under the key's one lock, so concurrent requests see
+//! each other's reservations: a request is admitted while settled spend plus what requests in
+//! flight have reserved is below the limit. Each request's actual cost is at most its
+//! estimate, so the limit can be overshot by at most the estimate of the last request admitted.
+//! No I/O: everything is in the cached key.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -18,8 +26,47 @@ fn model_matches(entry: &str, route: &Route) -> bool {
     }
 }
 
-/// Checks allow-lists and budget; the error says which rule refused.
-pub fn admit(key: &CachedKey, route: &Route, now: DateTime<Utc>, allow_unpriced: bool) -> Result<(), ApiError> {
+/// Budget held for one request in flight. Settling it books the actual cost; dropping it
+/// unsettled (the request failed before an answer, or a handler returned early) gives the hold
+/// back.
+#[derive(Debug)]
+pub struct Reservation {
+    key: Arc<CachedKey>,
+    nano: i64,
+}
+
+impl Reservation {
+    pub fn key(&self) -> &Arc<CachedKey> {
+        &self.key
+    }
+
+    /// Replaces the hold with the actual cost, dated `at` (the request's arrival).
+    pub fn settle(&mut self, cost_nano: i64, at: DateTime<Utc>) {
+        let mut spend = self.key.spend.lock().expect("spend lock poisoned");
+        spend.release(std::mem::take(&mut self.nano));
+        if cost_nano != 0 {
+            spend.add(cost_nano, at);
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.nano != 0 {
+            self.key.spend.lock().expect("spend lock poisoned").release(self.nano);
+        }
+    }
+}
+
+/// Checks allow-lists and budget, and reserves `estimate_nano` (the request's worst-case cost)
+/// on keys with a limit. The error says which rule refused.
+pub fn admit(
+    key: &Arc<CachedKey>,
+    route: &Route,
+    now: DateTime<Utc>,
+    allow_unpriced: bool,
+    estimate_nano: i64,
+) -> Result<Reservation, ApiError> {
     let record: &KeyRecord = &key.record;
     if let Some(providers) = &record.allowed_providers {
         if !providers.contains(&route.provider) {
@@ -31,14 +78,17 @@ pub fn admit(key: &CachedKey, route: &Route, now: DateTime<Utc>, allow_unpriced:
             return Err(ApiError::forbidden(format!("model '{}' is not allowed for this API key", route.model)));
         }
     }
-    let Some(limit) = record.limit_nano else { return Ok(()) };
+    let unreserved = || Ok(Reservation { key: key.clone(), nano: 0 });
+    let Some(limit) = record.limit_nano else { return unreserved() };
     if route.pricing.is_none() && !allow_unpriced {
         return Err(ApiError::forbidden(format!(
             "model '{}' has no price in the catalog, and this API key has a spend limit",
             route.model
         )));
     }
-    if key.limit_remaining(now).unwrap_or(i64::MAX) <= 0 {
+    let mut spend = key.spend.lock().expect("spend lock poisoned");
+    let used = spend.view(now).for_reset(record.limit_reset);
+    if used >= limit {
         let period = match record.limit_reset {
             Some(reset) => format!("{} limit", reset.as_str()),
             None => "limit".to_owned(),
@@ -48,5 +98,14 @@ pub fn admit(key: &CachedKey, route: &Route, now: DateTime<Utc>, allow_unpriced:
             format!("this API key has reached its {period} of ${}", nano_to_usd(limit)),
         ));
     }
-    Ok(())
+    if used + spend.reserved() >= limit {
+        return Err(ApiError::new(
+            ErrorKind::PaymentRequired,
+            "requests in flight have reserved the rest of this API key's limit; retry when they finish",
+        )
+        .with_retry_after(Some(1)));
+    }
+    spend.hold(estimate_nano);
+    drop(spend);
+    Ok(Reservation { key: key.clone(), nano: estimate_nano })
 }

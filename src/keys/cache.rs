@@ -23,13 +23,6 @@ impl CachedKey {
         self.spend.lock().expect("spend lock poisoned").view(now)
     }
 
-    /// Adds a settled cost to the key's counters.
-    pub fn settle(&self, nano: i64, at: DateTime<Utc>) {
-        if nano != 0 {
-            self.spend.lock().expect("spend lock poisoned").add(nano, at);
-        }
-    }
-
     /// Remaining budget in nano-USD under the key's limit, `None` when unlimited.
     pub fn limit_remaining(&self, now: DateTime<Utc>) -> Option<i64> {
         let limit = self.record.limit_nano?;

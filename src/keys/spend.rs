@@ -68,13 +68,16 @@ impl Bucket {
     }
 }
 
-/// A key's spend: lifetime and the current day, week and month.
+/// A key's spend: lifetime and the current day, week and month, plus what requests in flight
+/// have reserved but not yet settled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Spend {
     total: i64,
     daily: Bucket,
     weekly: Bucket,
     monthly: Bucket,
+    /// Worst-case cost held by requests in flight (runtime only, never stored).
+    reserved: i64,
 }
 
 /// A snapshot of spend as shown in the key object, all in nano-USD.
@@ -110,7 +113,23 @@ impl Spend {
             daily: Bucket { start: start_secs(LimitReset::Daily, now), nano: sums.daily },
             weekly: Bucket { start: start_secs(LimitReset::Weekly, now), nano: sums.weekly },
             monthly: Bucket { start: start_secs(LimitReset::Monthly, now), nano: sums.monthly },
+            reserved: 0,
         }
+    }
+
+    /// Budget held by requests in flight.
+    pub fn reserved(&self) -> i64 {
+        self.reserved
+    }
+
+    /// Holds `nano` for a request in flight.
+    pub fn hold(&mut self, nano: i64) {
+        self.reserved = self.reserved.saturating_add(nano);
+    }
+
+    /// Gives back a hold.
+    pub fn release(&mut self, nano: i64) {
+        self.reserved = (self.reserved - nano).max(0);
     }
 
     /// Adds a settled cost dated `at`.

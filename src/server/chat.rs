@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::auth::ApiCaller;
 use super::body;
 use super::forward::{GENERATION_ID, UpstreamEvents, forward_json, generation_header, relay};
-use super::meter::{Meter, StreamMeter};
+use super::meter::{Meter, StreamMeter, worst_case};
 use super::translate::{self, Translated};
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai;
@@ -35,12 +35,13 @@ pub async fn chat_completions(
     let bytes = body::read(&headers, body).await?;
     let request = ChatRequest::parse(&bytes)?;
     let route = routing::resolve(&state.config, &state.config.catalog, &request.model)?;
-    admit(&key, &route, now, state.config.allow_unpriced_models)?;
+    let estimate = worst_case(&state, &route, request.prompt_bytes, request.max_tokens);
+    let reservation = admit(&key, &route, now, state.config.allow_unpriced_models, estimate)?;
     let client = state.providers.client(&route.provider)?;
     if client.kind() != ProviderKind::OpenAi {
         let translated = Translated {
             request: openai::decode::request(&bytes)?,
-            key,
+            reservation,
             route,
             client: Dialect::OpenAi,
             prompt_bytes: request.prompt_bytes,
@@ -55,7 +56,7 @@ pub async fn chat_completions(
     let path = client.chat_path(&route.native, request.stream)?;
     let mut meter = Meter::new(
         state.clone(),
-        key,
+        reservation,
         new_generation_id(now),
         "chat.completions",
         route,

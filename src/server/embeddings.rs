@@ -12,7 +12,7 @@ use serde_json::json;
 use super::auth::ApiCaller;
 use super::body;
 use super::forward::{GENERATION_ID, forward_json, generation_header};
-use super::meter::{Meter, Outcome};
+use super::meter::{Meter, Outcome, worst_case};
 use crate::dialect::embeddings::{gemini_batch_request, openai_list_from_gemini, token_input_refused};
 use crate::dialect::openai::EmbeddingsRequest;
 use crate::dialect::openai::response::rewrite_embeddings;
@@ -38,7 +38,8 @@ pub async fn embeddings(
     let bytes = body::read(&headers, body).await?;
     let request = EmbeddingsRequest::parse(&bytes)?;
     let route = routing::resolve(&state.config, &state.config.catalog, &request.model)?;
-    admit(&key, &route, now, state.config.allow_unpriced_models)?;
+    let estimate = worst_case(&state, &route, request.input_bytes, Some(0));
+    let reservation = admit(&key, &route, now, state.config.allow_unpriced_models, estimate)?;
     let client = state.providers.client(&route.provider)?;
     let (path, upstream_body) = match client.kind() {
         ProviderKind::OpenAi => (openai::EMBEDDINGS_PATH.to_owned(), request.upstream_body(&route.native)),
@@ -54,7 +55,7 @@ pub async fn embeddings(
     let kind = client.kind();
     let mut meter = Meter::new(
         state.clone(),
-        key,
+        reservation,
         new_generation_id(now),
         "embeddings",
         route,

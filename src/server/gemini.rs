@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::auth::{AnyCaller, ApiCaller};
 use super::body;
 use super::forward::{GENERATION_ID, generation_header, tap_passthrough};
-use super::meter::{EventTap, Meter, Outcome, StreamMeter};
+use super::meter::{EventTap, Meter, Outcome, StreamMeter, worst_case};
 use super::translate::{self, Translated};
 use crate::catalog::ModelInfo;
 use crate::dialect::gemini;
@@ -121,14 +121,15 @@ impl Call {
     async fn generate(self, body: Body, stream: bool, sse: bool) -> Result<Response, ApiError> {
         let now = self.state.clock.now();
         let bytes = body::read(&self.headers, body).await?;
-        admit(&self.key, &self.route, now, self.state.config.allow_unpriced_models)?;
+        let estimate = worst_case(&self.state, &self.route, bytes.len(), None);
+        let reservation = admit(&self.key, &self.route, now, self.state.config.allow_unpriced_models, estimate)?;
         let client = self.state.providers.client(&self.route.provider)?;
         if client.kind() != ProviderKind::Gemini {
             let mut request = gemini::decode::request(&bytes)?;
             request.model = self.route.model.clone();
             request.stream = stream;
             let translated = Translated {
-                key: self.key,
+                reservation,
                 route: self.route,
                 client: Dialect::Gemini,
                 request,
@@ -145,7 +146,7 @@ impl Call {
         let path = client.chat_path(&self.route.native, stream)?;
         let mut meter = Meter::new(
             self.state.clone(),
-            self.key,
+            reservation,
             new_generation_id(now),
             "generateContent",
             self.route,
@@ -218,7 +219,7 @@ impl Call {
         if raw.get("contents").is_none() && raw.get("generateContentRequest").is_none() {
             return Err(ApiError::bad_request("'contents' is required"));
         }
-        admit(&self.key, &self.route, self.state.clock.now(), true)?;
+        admit(&self.key, &self.route, self.state.clock.now(), true, 0)?;
         let client = self.state.providers.client(&self.route.provider)?;
         if client.kind() == ProviderKind::Gemini {
             let path = providers::gemini::action_path(&self.route.native, "countTokens")?;
@@ -234,7 +235,8 @@ impl Call {
     async fn embed(self, body: Body, method: &str) -> Result<Response, ApiError> {
         let now = self.state.clock.now();
         let bytes = body::read(&self.headers, body).await?;
-        admit(&self.key, &self.route, now, self.state.config.allow_unpriced_models)?;
+        let estimate = worst_case(&self.state, &self.route, bytes.len(), Some(0));
+        let reservation = admit(&self.key, &self.route, now, self.state.config.allow_unpriced_models, estimate)?;
         let client = self.state.providers.client(&self.route.provider)?;
         if client.kind() != ProviderKind::Gemini {
             return Err(ApiError::bad_request(format!(
@@ -264,7 +266,7 @@ impl Call {
         let path = providers::gemini::action_path(&self.route.native, method)?;
         let mut meter = Meter::new(
             self.state.clone(),
-            self.key,
+            reservation,
             new_generation_id(now),
             "embeddings",
             self.route,

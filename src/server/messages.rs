@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::auth::ApiCaller;
 use super::body;
 use super::forward::{GENERATION_ID, generation_header, tap_passthrough};
-use super::meter::{EventTap, Meter, Outcome, StreamMeter};
+use super::meter::{EventTap, Meter, Outcome, StreamMeter, worst_case};
 use super::translate::{self, Translated};
 use crate::dialect::anthropic;
 use crate::dialect::hub::Dialect;
@@ -73,6 +73,7 @@ struct MessagesHead<'a> {
 /// The checked head of a native body.
 struct Checked {
     stream: bool,
+    max_tokens: Option<u64>,
 }
 
 fn validate_head(bytes: &[u8]) -> Result<Checked, ApiError> {
@@ -83,19 +84,16 @@ fn validate_head(bytes: &[u8]) -> Result<Checked, ApiError> {
         Some(m) if m.is_empty() => return Err(ApiError::bad_request("'messages' must contain at least one message")),
         Some(_) => {}
     }
-    match head.max_tokens {
+    let max_tokens = match head.max_tokens {
         None => return Err(ApiError::bad_request("'max_tokens' is required")),
-        Some(v) if v.as_u64().is_none() => {
-            return Err(ApiError::bad_request("'max_tokens' must be a non-negative integer"));
-        }
-        Some(_) => {}
-    }
+        Some(v) => v.as_u64().ok_or_else(|| ApiError::bad_request("'max_tokens' must be a non-negative integer"))?,
+    };
     let stream = match head.stream {
         None | Some(serde_json::Value::Null) => false,
         Some(serde_json::Value::Bool(b)) => b,
         Some(_) => return Err(ApiError::bad_request("'stream' must be a boolean")),
     };
-    Ok(Checked { stream })
+    Ok(Checked { stream, max_tokens: Some(max_tokens) })
 }
 
 /// The route for a `/v1/messages` body: bare names are Anthropic's.
@@ -118,11 +116,12 @@ async fn serve_messages(
     let bytes = body::read(&headers, body).await?;
     let route = route_of(&state, &bytes)?;
     let head = validate_head(&bytes)?;
-    admit(&key, &route, now, state.config.allow_unpriced_models)?;
+    let estimate = worst_case(&state, &route, bytes.len(), head.max_tokens);
+    let reservation = admit(&key, &route, now, state.config.allow_unpriced_models, estimate)?;
     let client = state.providers.client(&route.provider)?;
     if client.kind() != ProviderKind::Anthropic {
         let translated = Translated {
-            key,
+            reservation,
             route,
             client: Dialect::Anthropic,
             request: anthropic::decode::request(&bytes)?,
@@ -139,8 +138,17 @@ async fn serve_messages(
     upstream_body.set_value("model", route.native.as_str());
     let stream = head.stream;
     let path = client.chat_path(&route.native, stream)?;
-    let mut meter =
-        Meter::new(state.clone(), key, new_generation_id(now), "messages", route, now, arrived, stream, bytes.len());
+    let mut meter = Meter::new(
+        state.clone(),
+        reservation,
+        new_generation_id(now),
+        "messages",
+        route,
+        now,
+        arrived,
+        stream,
+        bytes.len(),
+    );
     let response = match client.post(&path, upstream_body.to_vec(), stream, Some(&headers)).await {
         Ok(response) => response,
         Err(err) => {
@@ -236,7 +244,7 @@ async fn serve_count_tokens(
     if !messages.get().starts_with('[') {
         return Err(ApiError::bad_request("'messages' must be an array of messages"));
     }
-    admit(&key, &route, now, true)?;
+    admit(&key, &route, now, true, 0)?;
     let client = state.providers.client(&route.provider)?;
     if client.kind() == ProviderKind::Anthropic {
         upstream_body.set_value("model", route.native.as_str());

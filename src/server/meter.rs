@@ -2,14 +2,13 @@
 //! ledger. A drop guard makes sure this happens exactly once however the request ends,
 //! including when the client disconnects and the handler or stream is dropped mid-way.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::stream::Metered;
-use crate::keys::CachedKey;
+use crate::keys::admission::Reservation;
 use crate::llm::Event;
 use crate::routing::Route;
 use crate::state::AppState;
@@ -17,6 +16,13 @@ use crate::usage::{GenerationRecord, Pricing, Usage, estimate_tokens};
 
 /// HTTP-like status recorded for requests whose client went away (nginx's convention).
 pub const CLIENT_CLOSED: u16 = 499;
+
+/// The worst-case cost of a request on `route`, reserved against a limited key before it is
+/// sent (0 for unpriced models, which limited keys refuse unless configured otherwise).
+pub fn worst_case(state: &AppState, route: &Route, prompt_bytes: usize, max_tokens: Option<u64>) -> i64 {
+    let model_max = state.config.catalog.find(&route.catalog_id).and_then(|m| m.max_completion_tokens);
+    route.pricing.map_or(0, |p| p.worst_case(prompt_bytes, max_tokens, model_max))
+}
 
 /// How a request ended.
 #[derive(Debug, Clone)]
@@ -30,7 +36,8 @@ pub struct Outcome {
 #[derive(Debug)]
 pub struct Meter {
     state: AppState,
-    key: Arc<CachedKey>,
+    /// The budget held for this request; settled with the actual cost when it is recorded.
+    reservation: Reservation,
     pub id: String,
     api: &'static str,
     pub route: Route,
@@ -48,7 +55,7 @@ impl Meter {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: AppState,
-        key: Arc<CachedKey>,
+        reservation: Reservation,
         id: String,
         api: &'static str,
         route: Route,
@@ -59,7 +66,7 @@ impl Meter {
     ) -> Self {
         Self {
             state,
-            key,
+            reservation,
             id,
             api,
             route,
@@ -92,10 +99,10 @@ impl Meter {
             return;
         }
         let Outcome { status, metered, cancelled } = outcome;
-        self.key.settle(metered.cost_nano, self.created_at);
+        self.reservation.settle(metered.cost_nano, self.created_at);
         self.state.ledger.record(GenerationRecord {
             id: std::mem::take(&mut self.id),
-            key_hash: self.key.record.hash,
+            key_hash: self.reservation.key().record.hash,
             api: self.api.to_owned(),
             model: self.route.model.clone(),
             provider: self.route.provider.clone(),

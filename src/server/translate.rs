@@ -2,7 +2,6 @@
 //! `llm`, encoded for the upstream, and the answer (whole or streamed) comes back the same way.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -19,7 +18,7 @@ use crate::dialect::hub::{Dialect, StreamDecoder, StreamEncoder};
 use crate::dialect::openai::stream::Metered;
 use crate::dialect::{Identity, Target};
 use crate::error::{ApiError, ErrorKind};
-use crate::keys::CachedKey;
+use crate::keys::admission::Reservation;
 use crate::llm::{self, Event};
 use crate::providers::ProviderError;
 use crate::routing::Route;
@@ -28,7 +27,8 @@ use crate::usage::{Usage, estimate_tokens, new_generation_id};
 
 /// One translated request, as the handler hands it over.
 pub struct Translated {
-    pub key: Arc<CachedKey>,
+    /// The admitted key's budget hold for this request.
+    pub reservation: Reservation,
     pub route: Route,
     /// The format the client speaks (and gets its answer in).
     pub client: Dialect,
@@ -61,7 +61,7 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
     let hide_reasoning = request.reasoning.as_ref().is_some_and(|r| r.exclude);
     let mut meter = Meter::new(
         state.clone(),
-        t.key,
+        t.reservation,
         new_generation_id(t.now),
         "chat.completions",
         t.route,

@@ -28,6 +28,25 @@ impl Pricing {
     }
 }
 
+/// Output tokens assumed for a request that sets no `max_tokens`, when reserving budget.
+pub const DEFAULT_OUTPUT_ESTIMATE: u64 = 4096;
+
+impl Pricing {
+    /// A request's worst-case cost, reserved against a key's limit before it is sent: the
+    /// prompt estimated from its size (about four bytes a token) plus the output ceiling — the
+    /// client's `max_tokens`, else the smaller of the model's limit and `DEFAULT_OUTPUT_ESTIMATE`.
+    pub fn worst_case(&self, prompt_bytes: usize, max_tokens: Option<u64>, model_max: Option<u64>) -> i64 {
+        let output =
+            max_tokens.unwrap_or_else(|| model_max.unwrap_or(DEFAULT_OUTPUT_ESTIMATE).min(DEFAULT_OUTPUT_ESTIMATE));
+        let usage = Usage {
+            prompt_tokens: super::estimate_tokens(prompt_bytes),
+            completion_tokens: output,
+            ..Usage::default()
+        };
+        self.cost(&usage)
+    }
+}
+
 /// Parses a decimal USD string ("2.50", "0.075") into nano-USD without floating point.
 pub fn parse_usd(s: &str) -> Option<i64> {
     let s = s.trim();

@@ -196,6 +196,7 @@ def main():
         check(text.strip() != "", "empty assistant content")
         check(res.usage is not None, "usage missing")
         check(res.usage.total_tokens > 0, f"usage.total_tokens {res.usage.total_tokens}")
+        state["chat"] = res
         return f"id={res.id} finish={res.choices[0].finish_reason} tokens={res.usage.total_tokens} text={text[:40]!r}"
 
     def chat_stream():
@@ -238,6 +239,29 @@ def main():
         check(all(isinstance(x, float) for x in vec), "embedding has non-float entries")
         return f"dim={len(vec)} model={res.model}"
 
+    def generation():
+        # The gateway waits briefly for the batched ledger, so no polling is needed here.
+        chat = state["chat"]
+        res = api.generations.get_generation(id=chat.id)
+        check(isinstance(res, components.GenerationResponse), f"unexpected type {type(res)}")
+        d = res.data
+        check(d.id == chat.id, f"generation: id {d.id!r} != {chat.id!r}")
+        check(d.model == chat.model, f"generation: model {d.model!r} != {chat.model!r}")
+        check(d.tokens_prompt == chat.usage.prompt_tokens, f"generation: tokens_prompt {d.tokens_prompt!r}")
+        check(d.tokens_completion == chat.usage.completion_tokens,
+              f"generation: tokens_completion {d.tokens_completion!r}")
+        if chat.usage.cost is not None:
+            check(abs(d.total_cost - chat.usage.cost) < 1e-12, f"generation: total_cost {d.total_cost!r}")
+        check(d.streamed is False, f"generation: streamed {d.streamed!r}")
+        return f"provider={d.provider_name} cost={d.total_cost} latency={d.latency}"
+
+    def providers():
+        res = api.providers.list()
+        check(isinstance(res, operations.ListProvidersResponse), f"unexpected type {type(res)}")
+        slugs = [p.slug for p in res.data]
+        check(len(slugs) > 0, "no providers")
+        return f"{slugs}"
+
     def invalid_key():
         bad = client(base_url, "lr_live_invalid" + uuid.uuid4().hex, timeout_ms)
         try:
@@ -275,6 +299,8 @@ def main():
         ("current key GET /key (api key)", current_key),
         ("current key GET /key (created key)", created_key_works),
         ("chat completion, non-stream", chat_nonstream),
+        ("generation lookup", generation),
+        ("providers", providers),
         ("chat completion, stream", chat_stream),
         ("embeddings", embeddings),
         ("chat with invalid key -> 401", invalid_key),

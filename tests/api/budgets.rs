@@ -1,0 +1,115 @@
+//! Spend limits under concurrency: admission reserves each request's worst-case cost and
+//! settles the actual cost, so concurrent requests cannot overshoot a limit by more than one
+//! request's estimate, and the recorded usage is exactly the sum of what succeeded.
+
+use std::time::Duration;
+
+use arouter::mock::MockOptions;
+use serde_json::{Value, json};
+
+use crate::common::Harness;
+
+#[tokio::test]
+async fn concurrent_requests_cannot_overshoot_a_limit() {
+    // Slow answers, so the requests really are in flight together.
+    let options = MockOptions { first_byte_delay: Duration::from_millis(150), ..MockOptions::default() };
+    let h = Harness::with(options, |_| {}).await;
+    // gpt-5.4: $2.50/M prompt, $15/M completion. With max_tokens 10 the mock answers 10 words:
+    // 4 prompt + 10 completion tokens = 160_000 nano-USD a request. The limit covers 20.
+    let per_request = 4 * 2_500 + 10 * 15_000;
+    let limit_nano = 20 * per_request;
+    let (key, _) = h.create_key(json!({ "name": "tight", "limit": limit_nano as f64 / 1e9 })).await;
+    let body =
+        json!({ "model": "openai/gpt-5.4", "max_tokens": 10, "messages": [{ "role": "user", "content": "Hello!" }] });
+
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let request = h.post("/v1/chat/completions", &key).json(&body);
+        tasks.push(tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        }));
+    }
+    let mut succeeded = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            200 => succeeded.push(body),
+            402 => assert_eq!(body["error"]["type"], "payment_required", "{body}"),
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    // The estimate: prompt by size (the messages' JSON, ~4 bytes a token) + 10 completion tokens.
+    let estimate = (r#"[{"role":"user","content":"Hello!"}]"#.len() as u64).div_ceil(4) as i64 * 2_500 + 10 * 15_000;
+    let spent: i64 = succeeded.iter().map(|b| (b["usage"]["cost"].as_f64().unwrap() * 1e9).round() as i64).sum();
+    assert!(spent <= limit_nano + estimate, "overshoot: spent {spent} of {limit_nano} (bound {estimate})");
+    assert!(succeeded.len() >= 18, "the budget was used: only {} requests succeeded", succeeded.len());
+    assert!(succeeded.len() <= 21, "{} succeeded", succeeded.len());
+
+    // Every success is in the ledger and on the key, exactly once.
+    for body in &succeeded {
+        let record = h.generation(body["id"].as_str().unwrap()).await;
+        assert_eq!(record.cost_nano, per_request);
+    }
+    let current: Value = h.get("/api/v1/key", &key).send().await.unwrap().json().await.unwrap();
+    assert_eq!((current["data"]["usage"].as_f64().unwrap() * 1e9).round() as i64, spent);
+    assert_eq!(spent, succeeded.len() as i64 * per_request);
+    // The hold of every refused or finished request was given back: a raised limit admits again.
+    let hash = h.state.keys.snapshot().iter().find(|k| k.record.name == "tight").unwrap().record.hash.to_hex();
+    let patch = h
+        .http
+        .patch(h.url(&format!("/api/v1/keys/{hash}")))
+        .bearer_auth(&h.mgmt_key)
+        .json(&json!({ "limit": (spent + per_request * 2) as f64 / 1e9 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 200);
+    let again = h.post("/v1/chat/completions", &key).json(&body).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+}
+
+#[tokio::test]
+async fn failed_and_abandoned_requests_leave_no_reservation_behind() {
+    let options = MockOptions { first_byte_delay: Duration::from_millis(300), ..MockOptions::default() };
+    let h = Harness::with(options, |config| {
+        // A priced model the mock always fails.
+        let failing = arouter::catalog::RawModel {
+            id: "openai/fault-500".into(),
+            prompt: Some("1".into()),
+            completion: Some("1".into()),
+            ..Default::default()
+        };
+        config.catalog.merge(vec![failing]).unwrap();
+    })
+    .await;
+    let (key, _) = h.create_key(json!({ "name": "held", "limit": 1.0 })).await;
+    let reserved =
+        || h.state.keys.snapshot().iter().find(|k| k.record.name == "held").unwrap().spend.lock().unwrap().reserved();
+    let unpriced = json!({ "model": "openai/not-in-the-catalog", "messages": [{ "role": "user", "content": "x" }] });
+    let refused = h.post("/v1/chat/completions", &key).json(&unpriced).send().await.unwrap();
+    assert_eq!(refused.status(), 403, "a limited key refuses unpriced models");
+
+    let failing =
+        json!({ "model": "openai/fault-500", "max_tokens": 10, "messages": [{ "role": "user", "content": "x" }] });
+    for _ in 0..3 {
+        let response = h.post("/v1/chat/completions", &key).json(&failing).send().await.unwrap();
+        assert_eq!(response.status(), 502);
+    }
+    let slow =
+        json!({ "model": "openai/gpt-5.4", "max_tokens": 10, "messages": [{ "role": "user", "content": "Hello!" }] });
+    for _ in 0..3 {
+        // The client gives up while the upstream is still thinking.
+        let result = h.post("/v1/chat/completions", &key).json(&slow).timeout(Duration::from_millis(50)).send().await;
+        assert!(result.is_err());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(reserved(), 0, "every hold was given back");
+    let current: Value = h.get("/api/v1/key", &key).send().await.unwrap().json().await.unwrap();
+    // Failures cost nothing; abandoned requests are charged their prompt estimate (the
+    // upstream had it): 3 × ceil(37 / 4) tokens × $2.50/M.
+    let expected = 3.0 * (r#"[{"role":"user","content":"Hello!"}]"#.len() as f64 / 4.0).ceil() * 2.5e-6;
+    assert!((current["data"]["usage"].as_f64().unwrap() - expected).abs() < 1e-12, "{current}");
+}
