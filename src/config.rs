@@ -166,6 +166,9 @@ pub struct Config {
     /// How client-supplied image URLs are fetched for providers that only take bytes (Gemini):
     /// https only, public addresses only, size and time capped.
     pub fetch: crate::fetch::FetchPolicy,
+    /// Ledger records that may wait for a failing database before keys with a spend limit are
+    /// refused (fail closed).
+    pub ledger_backlog_limit: usize,
 }
 
 /// A configuration problem, reported before the gateway starts.
@@ -194,6 +197,7 @@ impl Config {
             allow_unpriced_models: false,
             timeouts: Timeouts::default(),
             fetch: crate::fetch::FetchPolicy::default(),
+            ledger_backlog_limit: crate::usage::ledger::DEFAULT_BACKLOG_LIMIT,
         }
     }
 
@@ -266,6 +270,7 @@ impl RawConfig {
                 keep_alive: defaults.keep_alive,
             },
             fetch: crate::fetch::FetchPolicy::default(),
+            ledger_backlog_limit: crate::usage::ledger::DEFAULT_BACKLOG_LIMIT,
         })
     }
 }

@@ -90,7 +90,7 @@ impl App {
             keys.insert(record, spend);
         }
         let bootstrap_key = bootstrap_management_key(&config, &store, &keys, &clock).await?;
-        let (ledger, ledger_task) = Ledger::start(store.clone());
+        let (ledger, ledger_task) = Ledger::start(store.clone(), config.ledger_backlog_limit);
         let providers = Providers::new(&config);
         let configured_key = config.management_key.as_ref().map(|Secret(key)| KeyHash::of(key));
         let fetcher = fetch::Fetcher::new(config.fetch.clone());

@@ -68,8 +68,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+/// Liveness plus the ledger's state: `degraded` while the database rejects writes (requests are
+/// still served; keys with a spend limit are refused once the backlog is full).
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    let ledger = state.ledger.health();
+    let failing = ledger.failing();
+    axum::Json(serde_json::json!({
+        "status": if failing { "degraded" } else { "ok" },
+        "ledger": {
+            "pending": ledger.pending(),
+            "failing": failing,
+            "backlogged": state.ledger.backlogged(),
+            "last_error": if failing { ledger.last_error() } else { None },
+        },
+    }))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

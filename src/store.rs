@@ -27,6 +27,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    #[error("write failure injected for testing")]
+    Injected,
 }
 
 /// The database behind the gateway. A closed set of backends, dispatched by `match`.
@@ -84,6 +86,14 @@ impl Store {
     pub async fn insert_generations(&self, rows: &[GenerationRecord]) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(s) => s.insert_generations(rows).await,
+        }
+    }
+
+    /// Makes ledger writes fail (or succeed again), to test how the gateway rides out a
+    /// database outage.
+    pub fn inject_write_failures(&self, on: bool) {
+        match self {
+            Self::Sqlite(s) => s.inject_write_failures(on),
         }
     }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::auth::ApiCaller;
 use super::body;
 use super::forward::{GENERATION_ID, UpstreamEvents, forward_json, generation_header, relay};
-use super::meter::{Meter, StreamMeter, worst_case};
+use super::meter::{Meter, StreamMeter, admit_request, worst_case};
 use super::translate::{self, Translated};
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai;
@@ -18,7 +18,6 @@ use crate::dialect::openai::response::{Identity, rewrite_completion};
 use crate::dialect::openai::stream::Step;
 use crate::dialect::openai::{ChatRequest, StreamRewriter};
 use crate::error::{ApiError, ErrorKind};
-use crate::keys::admission::admit;
 use crate::providers::ProviderKind;
 use crate::routing;
 use crate::state::AppState;
@@ -36,7 +35,7 @@ pub async fn chat_completions(
     let request = ChatRequest::parse(&bytes)?;
     let route = routing::resolve(&state.config, &state.config.catalog, &request.model)?;
     let estimate = worst_case(&state, &route, request.prompt_bytes, request.max_tokens);
-    let reservation = admit(&key, &route, now, state.config.allow_unpriced_models, estimate)?;
+    let reservation = admit_request(&state, &key, &route, now, estimate)?;
     let client = state.providers.client(&route.provider)?;
     if client.kind() != ProviderKind::OpenAi {
         let translated = Translated {

@@ -12,14 +12,13 @@ use serde_json::json;
 use super::auth::ApiCaller;
 use super::body;
 use super::forward::{GENERATION_ID, forward_json, generation_header};
-use super::meter::{Meter, Outcome, worst_case};
+use super::meter::{Meter, Outcome, admit_request, worst_case};
 use crate::dialect::embeddings::{gemini_batch_request, openai_list_from_gemini, token_input_refused};
 use crate::dialect::openai::EmbeddingsRequest;
 use crate::dialect::openai::response::rewrite_embeddings;
 use crate::dialect::openai::stream::Metered;
 use crate::error::ApiError;
 use crate::error::ErrorKind;
-use crate::keys::admission::admit;
 use crate::keys::spend::nano_to_usd;
 use crate::providers::{ProviderKind, gemini, openai};
 use crate::routing;
@@ -39,7 +38,7 @@ pub async fn embeddings(
     let request = EmbeddingsRequest::parse(&bytes)?;
     let route = routing::resolve(&state.config, &state.config.catalog, &request.model)?;
     let estimate = worst_case(&state, &route, request.input_bytes, Some(0));
-    let reservation = admit(&key, &route, now, state.config.allow_unpriced_models, estimate)?;
+    let reservation = admit_request(&state, &key, &route, now, estimate)?;
     let client = state.providers.client(&route.provider)?;
     let (path, upstream_body) = match client.kind() {
         ProviderKind::OpenAi => (openai::EMBEDDINGS_PATH.to_owned(), request.upstream_body(&route.native)),

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::auth::{AnyCaller, ApiCaller};
 use super::body;
 use super::forward::{GENERATION_ID, generation_header, tap_passthrough};
-use super::meter::{EventTap, Meter, Outcome, StreamMeter, worst_case};
+use super::meter::{EventTap, Meter, Outcome, StreamMeter, admit_request, worst_case};
 use super::translate::{self, Translated};
 use crate::catalog::ModelInfo;
 use crate::dialect::gemini;
@@ -122,7 +122,7 @@ impl Call {
         let now = self.state.clock.now();
         let bytes = body::read(&self.headers, body).await?;
         let estimate = worst_case(&self.state, &self.route, bytes.len(), None);
-        let reservation = admit(&self.key, &self.route, now, self.state.config.allow_unpriced_models, estimate)?;
+        let reservation = admit_request(&self.state, &self.key, &self.route, now, estimate)?;
         let client = self.state.providers.client(&self.route.provider)?;
         if client.kind() != ProviderKind::Gemini {
             let mut request = gemini::decode::request(&bytes)?;
@@ -236,7 +236,7 @@ impl Call {
         let now = self.state.clock.now();
         let bytes = body::read(&self.headers, body).await?;
         let estimate = worst_case(&self.state, &self.route, bytes.len(), Some(0));
-        let reservation = admit(&self.key, &self.route, now, self.state.config.allow_unpriced_models, estimate)?;
+        let reservation = admit_request(&self.state, &self.key, &self.route, now, estimate)?;
         let client = self.state.providers.client(&self.route.provider)?;
         if client.kind() != ProviderKind::Gemini {
             return Err(ApiError::bad_request(format!(

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::auth::ApiCaller;
 use super::body;
 use super::forward::{GENERATION_ID, generation_header, tap_passthrough};
-use super::meter::{EventTap, Meter, Outcome, StreamMeter, worst_case};
+use super::meter::{EventTap, Meter, Outcome, StreamMeter, admit_request, worst_case};
 use super::translate::{self, Translated};
 use crate::dialect::anthropic;
 use crate::dialect::hub::Dialect;
@@ -117,7 +117,7 @@ async fn serve_messages(
     let route = route_of(&state, &bytes)?;
     let head = validate_head(&bytes)?;
     let estimate = worst_case(&state, &route, bytes.len(), head.max_tokens);
-    let reservation = admit(&key, &route, now, state.config.allow_unpriced_models, estimate)?;
+    let reservation = admit_request(&state, &key, &route, now, estimate)?;
     let client = state.providers.client(&route.provider)?;
     if client.kind() != ProviderKind::Anthropic {
         let translated = Translated {

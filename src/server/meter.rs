@@ -24,6 +24,26 @@ pub fn worst_case(state: &AppState, route: &Route, prompt_bytes: usize, max_toke
     route.pricing.map_or(0, |p| p.worst_case(prompt_bytes, max_tokens, model_max))
 }
 
+/// Admission with the gateway's own conditions on top of the key's: while the ledger cannot
+/// commit and its backlog is full, keys with a spend limit are refused (their spend could not
+/// be made durable); keys without one keep working.
+pub fn admit_request(
+    state: &AppState,
+    key: &std::sync::Arc<crate::keys::CachedKey>,
+    route: &Route,
+    now: DateTime<Utc>,
+    estimate_nano: i64,
+) -> Result<Reservation, crate::error::ApiError> {
+    if key.record.limit_nano.is_some() && state.ledger.backlogged() {
+        return Err(crate::error::ApiError::new(
+            crate::error::ErrorKind::Unavailable,
+            "usage cannot be recorded right now (database unavailable); keys with a spend limit are refused until it recovers",
+        )
+        .with_retry_after(Some(5)));
+    }
+    crate::keys::admission::admit(key, route, now, state.config.allow_unpriced_models, estimate_nano)
+}
+
 /// How a request ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {

@@ -20,6 +20,8 @@ const ROWS_PER_STATEMENT: usize = 500;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Set by tests to simulate a failing database for ledger writes.
+    fail_writes: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn ms(at: DateTime<Utc>) -> i64 {
@@ -49,7 +51,7 @@ impl SqliteStore {
         let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 4 };
         let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, fail_writes: Default::default() })
     }
 
     pub async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
@@ -175,7 +177,14 @@ impl SqliteStore {
         Ok(sums)
     }
 
+    pub fn inject_write_failures(&self, on: bool) {
+        self.fail_writes.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub async fn insert_generations(&self, rows: &[GenerationRecord]) -> Result<(), StoreError> {
+        if self.fail_writes.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::Injected);
+        }
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut query = QueryBuilder::new(

@@ -1,11 +1,20 @@
 //! The ledger writer: one task that takes generation records from a bounded channel and commits
 //! them in batches, so the request path never waits on the database.
 //!
-//! A failed commit keeps its batch and retries with backoff; nothing is dropped to make room.
-//! On shutdown the channel is closed and drained, and the last batch is committed before
-//! `LedgerTask::finish` returns.
+//! A failed commit keeps its batch and retries with backoff; nothing is dropped to make room,
+//! and a retried batch cannot be counted twice (ids are unique; inserts ignore repeats). While
+//! the database is failing, `LedgerHealth` says so and how many records wait: past
+//! `Ledger::backlog_limit`, keys with a spend limit are refused (fail closed) until it
+//! recovers, because their spend could no longer be made durable. On shutdown the channel is
+//! closed and drained, and the last batch is committed before `LedgerTask::finish` returns.
+//!
+//! Flush window: a record is committed within a few milliseconds of its request's end while
+//! the database is healthy (the writer commits as soon as records arrive, up to 512 at a time).
+//! A `kill -9` can lose at most the records queued but not yet committed at that instant; a
+//! batch is one transaction, so a record is never half written.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -21,10 +30,39 @@ const MAX_BATCH: usize = 512;
 /// Commit attempts for one batch during shutdown before giving up on it (and saying so).
 const SHUTDOWN_ATTEMPTS: u32 = 5;
 
+/// Records waiting by default before limited keys are refused.
+pub const DEFAULT_BACKLOG_LIMIT: usize = 10_000;
+
+/// How the ledger is doing, for admission and `/healthz`.
+#[derive(Debug, Default)]
+pub struct LedgerHealth {
+    /// Records queued or being committed.
+    pending: AtomicUsize,
+    /// The last commit failed (and is being retried).
+    failing: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+impl LedgerHealth {
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().expect("ledger health poisoned").clone()
+    }
+}
+
 /// The sending side, cloned into every request.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     tx: mpsc::Sender<GenerationRecord>,
+    health: Arc<LedgerHealth>,
+    backlog_limit: usize,
 }
 
 /// The writer task; `finish` flushes and waits for it.
@@ -36,16 +74,27 @@ pub struct LedgerTask {
 
 impl Ledger {
     /// Starts the writer task over `store`.
-    pub fn start(store: Store) -> (Ledger, LedgerTask) {
+    pub fn start(store: Store, backlog_limit: usize) -> (Ledger, LedgerTask) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let stop = Arc::new(Notify::new());
-        let join = tokio::spawn(write_loop(store, rx, stop.clone()));
-        (Ledger { tx }, LedgerTask { stop, join })
+        let health = Arc::new(LedgerHealth::default());
+        let join = tokio::spawn(write_loop(store, rx, stop.clone(), health.clone()));
+        (Ledger { tx, health, backlog_limit }, LedgerTask { stop, join })
+    }
+
+    pub fn health(&self) -> &LedgerHealth {
+        &self.health
+    }
+
+    /// Too many records wait for a failing database: spend can no longer be made durable.
+    pub fn backlogged(&self) -> bool {
+        self.health.failing() && self.health.pending() >= self.backlog_limit
     }
 
     /// Queues a record without waiting. When the channel is full, a task waits for room
     /// instead of dropping the record. Safe to call from `Drop`.
     pub fn record(&self, record: GenerationRecord) {
+        self.health.pending.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(record) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(record)) => {
@@ -73,7 +122,12 @@ impl LedgerTask {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::Receiver<GenerationRecord>, stop: Arc<Notify>) {
+async fn write_loop(
+    store: Store,
+    mut rx: mpsc::Receiver<GenerationRecord>,
+    stop: Arc<Notify>,
+    health: Arc<LedgerHealth>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
     loop {
@@ -92,23 +146,31 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<GenerationRecord>, stop
         if received == 0 {
             break; // closed and drained
         }
-        commit(&store, &batch, stopping).await;
+        commit(&store, &batch, stopping, &health).await;
+        health.pending.fetch_sub(batch.len(), Ordering::Relaxed);
         batch.clear();
     }
 }
 
-async fn commit(store: &Store, batch: &[GenerationRecord], stopping: bool) {
+async fn commit(store: &Store, batch: &[GenerationRecord], stopping: bool, health: &LedgerHealth) {
     let mut delay = Duration::from_millis(50);
     let mut attempt = 0;
     loop {
         attempt += 1;
         match store.insert_generations(batch).await {
-            Ok(()) => return,
+            Ok(()) => {
+                if health.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(rows = batch.len(), "ledger commits again");
+                }
+                return;
+            }
             Err(err) if stopping && attempt >= SHUTDOWN_ATTEMPTS => {
                 tracing::error!(%err, rows = batch.len(), "ledger batch could not be committed at shutdown");
                 return;
             }
             Err(err) => {
+                health.failing.store(true, Ordering::Relaxed);
+                *health.last_error.lock().expect("ledger health poisoned") = Some(err.to_string());
                 tracing::warn!(%err, rows = batch.len(), attempt, "ledger commit failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));

@@ -113,3 +113,63 @@ async fn failed_and_abandoned_requests_leave_no_reservation_behind() {
     let expected = 3.0 * (r#"[{"role":"user","content":"Hello!"}]"#.len() as f64 / 4.0).ceil() * 2.5e-6;
     assert!((current["data"]["usage"].as_f64().unwrap() - expected).abs() < 1e-12, "{current}");
 }
+
+#[tokio::test]
+async fn a_failing_database_loses_nothing_and_limited_keys_fail_closed() {
+    let h = Harness::with(MockOptions::default(), |config| config.ledger_backlog_limit = 3).await;
+    let free = h.api_key().await;
+    let (limited, _) = h.create_key(json!({ "name": "limited", "limit": 10 })).await;
+    let body = crate::common::chat("openai/gpt-5.4");
+    h.state.store.inject_write_failures(true);
+
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let response = h.post("/v1/chat/completions", &free).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200, "requests are served from memory while the database is down");
+        ids.push(response.headers()["x-generation-id"].to_str().unwrap().to_owned());
+    }
+    // Wait for the writer to notice.
+    let mut health = Value::Null;
+    for _ in 0..100 {
+        health = h.http.get(h.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        if health["ledger"]["backlogged"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["ledger"]["failing"], true);
+    assert!(health["ledger"]["pending"].as_u64().unwrap() >= 3, "{health}");
+    let refused = h.post("/v1/chat/completions", &limited).json(&body).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let refused: Value = refused.json().await.unwrap();
+    assert!(refused["error"]["message"].as_str().unwrap().contains("spend limit"), "{refused}");
+    assert_eq!(
+        h.post("/v1/chat/completions", &free).json(&body).send().await.unwrap().status(),
+        200,
+        "keys without a limit keep working"
+    );
+
+    // The database comes back: every record is committed, exactly once, and limits work again.
+    h.state.store.inject_write_failures(false);
+    for id in &ids {
+        let record = h.generation(id).await;
+        assert_eq!(&record.id, id);
+    }
+    for _ in 0..500 {
+        health = h.http.get(h.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        if health["status"] == "ok" && health["ledger"]["pending"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(h.post("/v1/chat/completions", &limited).json(&body).send().await.unwrap().status(), 200);
+    let current: Value = h.get("/api/v1/key", &free).send().await.unwrap().json().await.unwrap();
+    let single: f64 = {
+        let record = h.generation(&ids[0]).await;
+        record.cost_nano as f64 / 1e9
+    };
+    assert!((current["data"]["usage"].as_f64().unwrap() - 5.0 * single).abs() < 1e-12, "{current}");
+}
