@@ -173,3 +173,39 @@ async fn a_failing_database_loses_nothing_and_limited_keys_fail_closed() {
     };
     assert!((current["data"]["usage"].as_f64().unwrap() - 5.0 * single).abs() < 1e-12, "{current}");
 }
+
+#[tokio::test]
+async fn limits_reset_exactly_at_the_utc_period_boundary() {
+    use arouter::keys::LimitReset;
+    use chrono::{Datelike, Duration as Days, TimeZone, Utc};
+
+    let h = Harness::start().await;
+    let body = crate::common::chat("openai/gpt-5.4");
+    for reset in [LimitReset::Daily, LimitReset::Weekly, LimitReset::Monthly] {
+        let (key, _) =
+            h.create_key(json!({ "name": reset.as_str(), "limit": 0.000001, "limit_reset": reset.as_str() })).await;
+        assert_eq!(h.post("/v1/chat/completions", &key).json(&body).send().await.unwrap().status(), 200);
+        let spent = h.post("/v1/chat/completions", &key).json(&body).send().await.unwrap();
+        assert_eq!(spent.status(), 402, "{reset:?}: over the limit");
+        let now = h.clock.now();
+        let start = reset.period_start(now);
+        let next = match reset {
+            LimitReset::Daily => start + Days::days(1),
+            LimitReset::Weekly => start + Days::days(7),
+            LimitReset::Monthly => {
+                let (y, m) =
+                    if start.month() == 12 { (start.year() + 1, 1) } else { (start.year(), start.month() + 1) };
+                Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).unwrap()
+            }
+        };
+        h.clock.advance(next - now - Days::milliseconds(1));
+        let before = h.post("/v1/chat/completions", &key).json(&body).send().await.unwrap();
+        assert_eq!(before.status(), 402, "{reset:?}: 1 ms before the boundary");
+        h.clock.advance(Days::milliseconds(1));
+        let current: Value = h.get("/api/v1/key", &key).send().await.unwrap().json().await.unwrap();
+        assert_eq!(current["data"][format!("usage_{}", reset.as_str())], 0.0, "{reset:?}: {current}");
+        assert!(current["data"]["usage"].as_f64().unwrap() > 0.0, "lifetime usage stays");
+        let after = h.post("/v1/chat/completions", &key).json(&body).send().await.unwrap();
+        assert_eq!(after.status(), 200, "{reset:?}: at the boundary");
+    }
+}
