@@ -45,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/messages/count_tokens", post(messages::count_tokens))
         // Gemini's `models/{model}:{method}` under `/v1` (newer google-genai SDKs); POST only,
         // so it never clashes with OpenAI's `GET /v1/models`.
-        .route("/models/{*rest}", post(gemini::model_post))
+        .route("/models/{*rest}", post(gemini::model_post).get(models::get_model))
         .route("/models", get(models::list_models))
         .route("/key", get(keys::current_key))
         .route("/generation", get(generation::get_generation));

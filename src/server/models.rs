@@ -2,7 +2,9 @@
 //! also carries what OpenAI's `list models` needs (`object`, `owned_by`).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -85,11 +87,50 @@ fn page_number(name: &str, value: Option<&str>, default: usize) -> Result<usize,
     }
 }
 
+/// Whether a request comes from a Gemini client (google-genai sends `x-goog-api-key`; the
+/// Gemini docs use `?key=`). Newer google-genai SDKs list models at `GET /v1/models`, the same
+/// path as OpenAI's list, so the answer's shape follows the client.
+pub fn is_gemini_client(headers: &HeaderMap, uri: &Uri) -> bool {
+    headers.contains_key("x-goog-api-key") || uri.query().is_some_and(|q| q.split('&').any(|p| p.starts_with("key=")))
+}
+
 pub async fn list_models(
     State(state): State<AppState>,
-    _caller: AnyCaller,
-    Query(query): Query<ModelsQuery>,
-) -> Result<Json<Value>, ApiError> {
+    caller: Result<AnyCaller, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    query: Query<ModelsQuery>,
+) -> Response {
+    if is_gemini_client(&headers, &uri) {
+        return super::gemini::list_models(State(state), caller).await;
+    }
+    match caller {
+        Ok(_) => openai_list(state, query).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// `GET /v1/models/{id}` (OpenAI's retrieve-model; Gemini's get-model for Gemini clients).
+pub async fn get_model(
+    State(state): State<AppState>,
+    caller: Result<AnyCaller, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(rest): Path<String>,
+) -> Response {
+    if is_gemini_client(&headers, &uri) {
+        return super::gemini::get_model(State(state), caller, Path(rest)).await;
+    }
+    if let Err(err) = caller {
+        return err.into_response();
+    }
+    match state.config.catalog.find(&rest).or_else(|| state.config.catalog.find(&format!("openai/{rest}"))) {
+        Some(model) => Json(model_json(model)).into_response(),
+        None => ApiError::not_found(format!("model '{rest}' is not in the catalog")).into_response(),
+    }
+}
+
+fn openai_list(state: AppState, Query(query): Query<ModelsQuery>) -> Result<Json<Value>, ApiError> {
     let wanted_outputs: Vec<&str> = match query.output_modalities.as_deref() {
         None | Some("") => vec!["text"],
         Some(list) => list.split(',').map(str::trim).collect(),

@@ -430,3 +430,29 @@ async fn allowed_image_urls_reach_gemini_as_inline_bytes() {
     use base64::Engine;
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(inline["data"].as_str().unwrap()).unwrap(), png);
 }
+
+#[tokio::test]
+async fn v1_models_answers_in_the_shape_of_the_client() {
+    let h = Harness::start().await;
+    let key = h.api_key().await;
+    let gemini: Value =
+        h.http.get(h.url("/v1/models")).header("x-goog-api-key", &key).send().await.unwrap().json().await.unwrap();
+    assert!(gemini["models"].as_array().unwrap().iter().any(|m| m["name"] == "models/gemini-2.5-flash"), "{gemini}");
+    let openai: Value = h.get("/v1/models", &key).send().await.unwrap().json().await.unwrap();
+    assert!(openai["data"].as_array().unwrap().iter().any(|m| m["id"] == "openai/gpt-5.4"));
+    let one: Value = h
+        .http
+        .get(h.url("/v1/models/gemini-2.5-flash"))
+        .header("x-goog-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["name"], "models/gemini-2.5-flash");
+    let retrieved: Value = h.get("/v1/models/openai/gpt-5.4", &key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(retrieved["id"], "openai/gpt-5.4");
+    assert_eq!(h.get("/v1/models/nope/nothing", &key).send().await.unwrap().status(), 404);
+    assert_eq!(h.http.get(h.url("/v1/models")).send().await.unwrap().status(), 401);
+}
