@@ -22,6 +22,14 @@ use crate::usage::{Pricing, Usage};
 #[error("invalid response from upstream: {0}")]
 pub struct InvalidResponse(pub String);
 
+impl From<InvalidResponse> for crate::error::ApiError {
+    /// A 502 for the client; what was wrong with the body goes only to the debug log.
+    fn from(invalid: InvalidResponse) -> Self {
+        tracing::debug!(%invalid, "upstream body rejected");
+        Self::new(crate::error::ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream")
+    }
+}
+
 /// What to put in place of the upstream's identity fields.
 #[derive(Debug, Clone, Copy)]
 pub struct Identity<'a> {

@@ -64,14 +64,7 @@ pub async fn chat_completions(
         request.stream,
         request.prompt_bytes,
     );
-    let response = match client.post(&path, upstream_body, request.stream, None).await {
-        Ok(response) => response,
-        Err(err) => {
-            let err = ApiError::from(err);
-            meter.record(meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
-        }
-    };
+    let response = client.post(&path, upstream_body, request.stream, None).await.map_err(|err| meter.fail(err))?;
     meter.first_byte();
     if !request.stream {
         return forward_json(meter, &client, response, request.prompt_bytes, rewrite_completion).await;
@@ -93,8 +86,7 @@ pub async fn chat_completions(
         Ok(None) | Err(_) => {
             let err =
                 ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: the stream ended before any event");
-            stream.meter.record(stream.meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
+            return Err(stream.meter.fail(err));
         }
     };
     let first_step = stream.source.push(&first);

@@ -18,7 +18,6 @@ use crate::dialect::openai::EmbeddingsRequest;
 use crate::dialect::openai::response::rewrite_embeddings;
 use crate::dialect::openai::stream::Metered;
 use crate::error::ApiError;
-use crate::error::ErrorKind;
 use crate::keys::spend::nano_to_usd;
 use crate::providers::{ProviderKind, gemini, openai};
 use crate::routing;
@@ -63,27 +62,13 @@ pub async fn embeddings(
         false,
         request.input_bytes,
     );
-    let response = match client.post(&path, upstream_body, false, None).await {
-        Ok(response) => response,
-        Err(err) => {
-            let err = ApiError::from(err);
-            meter.record(meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
-        }
-    };
+    let response = client.post(&path, upstream_body, false, None).await.map_err(|err| meter.fail(err))?;
     meter.first_byte();
     if kind == ProviderKind::OpenAi {
         return forward_json(meter, &client, response, request.input_bytes, rewrite_embeddings).await;
     }
     // Gemini reports no usage for embeddings: the input is counted by estimate.
-    let upstream = match client.read_body(response).await {
-        Ok(upstream) => upstream,
-        Err(err) => {
-            let err = ApiError::from(err);
-            meter.record(meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
-        }
-    };
+    let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
     let usage = Usage { prompt_tokens: estimate_tokens(request.input_bytes), ..Usage::default() };
     let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&usage));
     let usage_json = json!({
@@ -93,11 +78,7 @@ pub async fn embeddings(
         "is_byok": false,
     });
     let list = openai_list_from_gemini(&upstream, &meter.id, &meter.route.model, request.base64, usage_json);
-    let Ok(list) = list else {
-        let err = ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream");
-        meter.record(meter.unanswered(err.status().as_u16(), false));
-        return Err(err);
-    };
+    let list = list.map_err(|invalid| meter.fail(invalid))?;
     let id = generation_header(&meter.id);
     meter.record(Outcome {
         status: 200,

@@ -26,26 +26,10 @@ pub async fn forward_json(
     prompt_bytes: usize,
     rewrite: fn(&[u8], Identity<'_>) -> Result<Rewritten, InvalidResponse>,
 ) -> Result<Response, ApiError> {
-    let upstream = match client.read_body(response).await {
-        Ok(upstream) => upstream,
-        Err(err) => {
-            let err = ApiError::from(err);
-            meter.record(meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
-        }
-    };
+    let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
     let who =
         Identity { id: &meter.id, model: &meter.route.model, pricing: meter.route.pricing.as_ref(), prompt_bytes };
-    let rewritten = match rewrite(&upstream, who) {
-        Ok(rewritten) => rewritten,
-        Err(invalid) => {
-            tracing::debug!(%invalid, "upstream body rejected");
-            let err =
-                ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream");
-            meter.record(meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
-        }
-    };
+    let rewritten = rewrite(&upstream, who).map_err(|invalid| meter.fail(invalid))?;
     let id = generation_header(&meter.id);
     meter.record(Outcome {
         status: 200,

@@ -29,7 +29,7 @@ use crate::dialect::gemini;
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai::stream::Metered;
 use crate::dialect::raw::RawObject;
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use crate::keys::CachedKey;
 use crate::keys::admission::admit;
 use crate::providers::{self, ProviderKind};
@@ -155,14 +155,7 @@ impl Call {
             stream,
             bytes.len(),
         );
-        let response = match client.post(&path, bytes.to_vec(), stream, None).await {
-            Ok(response) => response,
-            Err(err) => {
-                let err = ApiError::from(err);
-                meter.record(meter.unanswered(err.status().as_u16(), false));
-                return Err(err);
-            }
-        };
+        let response = client.post(&path, bytes.to_vec(), stream, None).await.map_err(|err| meter.fail(err))?;
         meter.first_byte();
         if stream {
             let pricing = meter.route.pricing;
@@ -180,20 +173,8 @@ impl Call {
                 .into_response();
             return Ok(if sse { response } else { as_json_array(response) });
         }
-        let upstream = match client.read_body(response).await {
-            Ok(upstream) => upstream,
-            Err(err) => {
-                let err = ApiError::from(err);
-                meter.record(meter.unanswered(err.status().as_u16(), false));
-                return Err(err);
-            }
-        };
-        let Ok(answer) = gemini::decode::response(&upstream) else {
-            let err =
-                ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream");
-            meter.record(meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
-        };
+        let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
+        let answer = gemini::decode::response(&upstream).map_err(|invalid| meter.fail(invalid))?;
         let (usage, estimated) = if answer.usage.total_tokens() > 0 {
             (answer.usage, false)
         } else {
@@ -275,24 +256,10 @@ impl Call {
             false,
             bytes.len(),
         );
-        let response = match client.post(&path, serde_json::to_vec(&value).expect("JSON serialises"), false, None).await
-        {
-            Ok(response) => response,
-            Err(err) => {
-                let err = ApiError::from(err);
-                meter.record(meter.unanswered(err.status().as_u16(), false));
-                return Err(err);
-            }
-        };
+        let body = serde_json::to_vec(&value).expect("JSON serialises");
+        let response = client.post(&path, body, false, None).await.map_err(|err| meter.fail(err))?;
         meter.first_byte();
-        let upstream = match client.read_body(response).await {
-            Ok(upstream) => upstream,
-            Err(err) => {
-                let err = ApiError::from(err);
-                meter.record(meter.unanswered(err.status().as_u16(), false));
-                return Err(err);
-            }
-        };
+        let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
         let usage = Usage { prompt_tokens: estimate_tokens(bytes.len()), ..Usage::default() };
         let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&usage));
         let id = generation_header(&meter.id);

@@ -22,7 +22,7 @@ use crate::dialect::anthropic;
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai::stream::Metered;
 use crate::dialect::raw::RawObject;
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use crate::keys::admission::admit;
 use crate::providers::ProviderKind;
 use crate::providers::anthropic::COUNT_TOKENS_PATH;
@@ -149,35 +149,13 @@ async fn serve_messages(
         stream,
         bytes.len(),
     );
-    let response = match client.post(&path, upstream_body.to_vec(), stream, Some(&headers)).await {
-        Ok(response) => response,
-        Err(err) => {
-            let err = ApiError::from(err);
-            meter.record(meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
-        }
-    };
+    let response =
+        client.post(&path, upstream_body.to_vec(), stream, Some(&headers)).await.map_err(|err| meter.fail(err))?;
     meter.first_byte();
     let upstream_headers = passthrough_headers(response.headers());
     if !stream {
-        let body = match client.read_body(response).await {
-            Ok(body) => body,
-            Err(err) => {
-                let err = ApiError::from(err);
-                meter.record(meter.unanswered(err.status().as_u16(), false));
-                return Err(err);
-            }
-        };
-        let answer = match anthropic::decode::response(&body) {
-            Ok(answer) => answer,
-            Err(invalid) => {
-                tracing::debug!(%invalid, "upstream body rejected");
-                let err =
-                    ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream");
-                meter.record(meter.unanswered(err.status().as_u16(), false));
-                return Err(err);
-            }
-        };
+        let body = client.read_body(response).await.map_err(|err| meter.fail(err))?;
+        let answer = anthropic::decode::response(&body).map_err(|invalid| meter.fail(invalid))?;
         let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&answer.usage));
         let mut response = ([(GENERATION_ID, generation_header(&meter.id))], body).into_response();
         response.headers_mut().extend(upstream_headers);

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::stream::Metered;
+use crate::error::ApiError;
 use crate::keys::admission::Reservation;
 use crate::llm::Event;
 use crate::routing::Route;
@@ -111,6 +112,15 @@ impl Meter {
         let cost_nano = if cancelled { self.route.pricing.map_or(0, |p| p.cost(&usage)) } else { 0 };
         let usage = if cancelled { usage } else { Usage::default() };
         Outcome { status, metered: Metered { usage, estimated: cancelled, cost_nano, finish_reason: None }, cancelled }
+    }
+
+    /// Records a request the upstream refused, failed or answered unusably (it costs nothing),
+    /// and hands the error back for the client.
+    pub fn fail(&mut self, err: impl Into<ApiError>) -> ApiError {
+        let err = err.into();
+        let outcome = self.unanswered(err.status().as_u16(), false);
+        self.record(outcome);
+        err
     }
 
     /// Settles the key's spend and queues the ledger record. Idempotent.

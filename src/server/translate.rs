@@ -41,10 +41,6 @@ pub struct Translated {
     pub now: DateTime<Utc>,
 }
 
-fn invalid_upstream() -> ApiError {
-    ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: invalid response from upstream")
-}
-
 /// Sends a translated request and answers in the client's format.
 pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError> {
     let client = state.providers.client(&t.route.provider)?;
@@ -70,35 +66,13 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
         stream,
         t.prompt_bytes,
     );
-    let response = match client.post(&path, body, stream, None).await {
-        Ok(response) => response,
-        Err(err) => {
-            let err = ApiError::from(err);
-            meter.record(meter.unanswered(err.status().as_u16(), false));
-            return Err(err);
-        }
-    };
+    let response = client.post(&path, body, stream, None).await.map_err(|err| meter.fail(err))?;
     meter.first_byte();
     let pricing = meter.route.pricing;
 
     if !stream {
-        let bytes = match client.read_body(response).await {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                let err = ApiError::from(err);
-                meter.record(meter.unanswered(err.status().as_u16(), false));
-                return Err(err);
-            }
-        };
-        let answer = match upstream.decode_response(&bytes) {
-            Ok(answer) => answer,
-            Err(invalid) => {
-                tracing::debug!(%invalid, "upstream body rejected");
-                let err = invalid_upstream();
-                meter.record(meter.unanswered(err.status().as_u16(), false));
-                return Err(err);
-            }
-        };
+        let bytes = client.read_body(response).await.map_err(|err| meter.fail(err))?;
+        let answer = upstream.decode_response(&bytes).map_err(|invalid| meter.fail(invalid))?;
         let (usage, estimated) = if answer.usage.total_tokens() > 0 {
             (answer.usage, false)
         } else {
