@@ -174,3 +174,56 @@ async fn quickstart_works_offline_and_the_official_sdks_accept_every_answer() {
     let listed = http.get(format!("{}/api/v1/keys", again.base)).bearer_auth(&first_key).send().await.unwrap();
     assert_eq!(listed.status(), 200);
 }
+
+#[tokio::test]
+async fn kill_9_keeps_every_committed_generation_and_its_spend() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("arouter.db");
+    let (mut gateway, _) = start_gateway(&db, &[]);
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/api/v1/keys", gateway.base))
+        .bearer_auth(&gateway.bootstrap_key)
+        .json(&json!({ "name": "crash", "limit": 100 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let mgmt = gateway.bootstrap_key.clone();
+    let mut ids = Vec::new();
+    let mut spent = 0.0;
+    for _ in 0..20 {
+        let answer: Value = http
+            .post(format!("{}/v1/chat/completions", gateway.base))
+            .bearer_auth(&key)
+            .json(&json!({ "model": "openai/gpt-5.4", "messages": [{ "role": "user", "content": "Hello!" }] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        spent += answer["usage"]["cost"].as_f64().unwrap();
+        ids.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    // Past the flush window (a few ms while the database is healthy), then no graceful anything.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    gateway.child.kill().unwrap(); // SIGKILL
+    gateway.child.wait().unwrap();
+
+    let (again, _) = start_gateway(&db, &[]);
+    for id in &ids {
+        let record =
+            http.get(format!("{}/api/v1/generation?id={id}", again.base)).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(record.status(), 200, "generation {id} survived the crash");
+    }
+    let current: Value =
+        http.get(format!("{}/api/v1/key", again.base)).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let usage = current["data"]["usage"].as_f64().unwrap();
+    assert!((usage - spent).abs() < 1e-9, "spend rebuilt from the ledger: {usage} vs {spent}");
+    let listed = http.get(format!("{}/api/v1/keys", again.base)).bearer_auth(&mgmt).send().await.unwrap();
+    assert_eq!(listed.status(), 200);
+}
