@@ -101,9 +101,20 @@ async fn failed_and_abandoned_requests_leave_no_reservation_behind() {
     let slow =
         json!({ "model": "openai/gpt-5.4", "max_tokens": 10, "messages": [{ "role": "user", "content": "Hello!" }] });
     for _ in 0..3 {
-        // The client gives up while the upstream is still thinking.
-        let result = h.post("/v1/chat/completions", &key).json(&slow).timeout(Duration::from_millis(50)).send().await;
-        assert!(result.is_err());
+        // The client gives up while the upstream is still thinking: wait until the upstream has
+        // the request, then drop the client's side.
+        let before = h.upstream_calls();
+        let request = h.post("/v1/chat/completions", &key).json(&slow);
+        let client = tokio::spawn(async move { request.send().await.map(|r| r.status()) });
+        for _ in 0..500 {
+            if h.upstream_calls() > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(h.upstream_calls() > before, "the request reached the upstream");
+        client.abort();
+        assert!(client.await.is_err(), "the client gave up before the answer");
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(reserved(), 0, "every hold was given back");
