@@ -4,12 +4,12 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 
 use super::auth::ApiCaller;
 use super::body;
-use super::forward::{GENERATION_ID, UpstreamEvents, forward_json, generation_header, relay};
+use super::forward::{UpstreamEvents, forward_json, relay, sse_response};
 use super::meter::{Meter, StreamMeter, admit_request, worst_case};
 use super::translate::{self, Translated};
 use crate::dialect::hub::Dialect;
@@ -94,17 +94,7 @@ pub async fn chat_completions(
         stream.finish(err.status().as_u16());
         return Err(err);
     }
-    let id = generation_header(&stream.meter.id);
+    let id = stream.meter.id.clone();
     let body = Body::from_stream(relay(stream, upstream, first_step, state.config.timeouts.keep_alive));
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
-            (GENERATION_ID, id),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(sse_response(&id, body))
 }

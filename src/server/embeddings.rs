@@ -5,14 +5,14 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::json;
 
 use super::auth::ApiCaller;
 use super::body;
-use super::forward::{GENERATION_ID, forward_json, generation_header};
-use super::meter::{Meter, Outcome, admit_request, worst_case};
+use super::forward::forward_json;
+use super::meter::{Meter, admit_request, worst_case};
 use crate::dialect::embeddings::{gemini_batch_request, openai_list_from_gemini, token_input_refused};
 use crate::dialect::openai::EmbeddingsRequest;
 use crate::dialect::openai::response::rewrite_embeddings;
@@ -23,7 +23,6 @@ use crate::providers::{ProviderKind, gemini, openai};
 use crate::routing;
 use crate::state::AppState;
 use crate::usage::new_generation_id;
-use crate::usage::{Usage, estimate_tokens};
 
 pub async fn embeddings(
     State(state): State<AppState>,
@@ -69,22 +68,14 @@ pub async fn embeddings(
     }
     // Gemini reports no usage for embeddings: the input is counted by estimate.
     let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
-    let usage = Usage { prompt_tokens: estimate_tokens(request.input_bytes), ..Usage::default() };
-    let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&usage));
+    let metered = Metered::from_counts(None, request.input_bytes, 0, meter.route.pricing.as_ref(), None);
     let usage_json = json!({
-        "prompt_tokens": usage.prompt_tokens,
-        "total_tokens": usage.prompt_tokens,
-        "cost": nano_to_usd(cost_nano),
+        "prompt_tokens": metered.usage.prompt_tokens,
+        "total_tokens": metered.usage.prompt_tokens,
+        "cost": nano_to_usd(metered.cost_nano),
         "is_byok": false,
     });
     let list = openai_list_from_gemini(&upstream, &meter.id, &meter.route.model, request.base64, usage_json);
     let list = list.map_err(|invalid| meter.fail(invalid))?;
-    let id = generation_header(&meter.id);
-    meter.record(Outcome {
-        status: 200,
-        metered: Metered { usage, estimated: true, cost_nano, finish_reason: None },
-        cancelled: false,
-    });
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], list)
-        .into_response())
+    Ok(meter.answer(metered, list))
 }

@@ -4,12 +4,12 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderValue, header};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 
-use super::meter::{EventTap, Meter, Outcome, StreamMeter};
+use super::meter::{EventTap, Meter, StreamMeter};
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::response::{Identity, InvalidResponse, Rewritten};
@@ -30,19 +30,28 @@ pub async fn forward_json(
     let who =
         Identity { id: &meter.id, model: &meter.route.model, pricing: meter.route.pricing.as_ref(), prompt_bytes };
     let rewritten = rewrite(&upstream, who).map_err(|invalid| meter.fail(invalid))?;
-    let id = generation_header(&meter.id);
-    meter.record(Outcome {
-        status: 200,
-        metered: Metered {
-            usage: rewritten.usage,
-            estimated: rewritten.estimated,
-            cost_nano: rewritten.cost_nano,
-            finish_reason: rewritten.finish_reason,
-        },
-        cancelled: false,
-    });
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], rewritten.body)
-        .into_response())
+    let metered = Metered {
+        usage: rewritten.usage,
+        estimated: rewritten.estimated,
+        cost_nano: rewritten.cost_nano,
+        finish_reason: rewritten.finish_reason,
+    };
+    Ok(meter.answer(metered, rewritten.body))
+}
+
+/// A 200 event-stream response for `body`, with the generation id and no proxy buffering.
+pub fn sse_response(generation_id: &str, body: Body) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
+            (GENERATION_ID, generation_header(generation_id)),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// Header carrying the generation id on every inference response.

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 use super::auth::{AnyCaller, ApiCaller};
 use super::body;
-use super::forward::{GENERATION_ID, generation_header, tap_passthrough};
-use super::meter::{EventTap, Meter, Outcome, StreamMeter, admit_request, worst_case};
+use super::forward::{sse_response, tap_passthrough};
+use super::meter::{EventTap, Meter, StreamMeter, admit_request, worst_case};
 use super::translate::{self, Translated};
 use crate::catalog::ModelInfo;
 use crate::dialect::gemini;
@@ -36,7 +36,7 @@ use crate::providers::{self, ProviderKind};
 use crate::routing::{self, Route};
 use crate::sse::SseDecoder;
 use crate::state::AppState;
-use crate::usage::{Usage, estimate_tokens, new_generation_id};
+use crate::usage::{estimate_tokens, new_generation_id};
 
 #[derive(Debug, Deserialize)]
 pub struct GeminiQuery {
@@ -159,37 +159,17 @@ impl Call {
         meter.first_byte();
         if stream {
             let pricing = meter.route.pricing;
-            let id = generation_header(&meter.id);
+            let id = meter.id.clone();
             let watched = StreamMeter { meter, source: EventTap::new(pricing, bytes.len()) };
-            let response = (
-                StatusCode::OK,
-                [
-                    (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                    (GENERATION_ID, id),
-                ],
-                Body::from_stream(tap_passthrough(watched, response, Dialect::Gemini)),
-            )
-                .into_response();
+            let response = sse_response(&id, Body::from_stream(tap_passthrough(watched, response, Dialect::Gemini)));
             return Ok(if sse { response } else { as_json_array(response) });
         }
         let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
         let answer = gemini::decode::response(&upstream).map_err(|invalid| meter.fail(invalid))?;
-        let (usage, estimated) = if answer.usage.total_tokens() > 0 {
-            (answer.usage, false)
-        } else {
-            (Usage { prompt_tokens: estimate_tokens(bytes.len()), ..Usage::default() }, true)
-        };
-        let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&usage));
-        let id = generation_header(&meter.id);
+        let reported = Some(answer.usage).filter(|u| u.total_tokens() > 0);
         let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
-        meter.record(Outcome {
-            status: 200,
-            metered: Metered { usage, estimated, cost_nano, finish_reason },
-            cancelled: false,
-        });
-        Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], upstream)
-            .into_response())
+        let metered = Metered::from_counts(reported, bytes.len(), 0, meter.route.pricing.as_ref(), finish_reason);
+        Ok(meter.answer(metered, upstream))
     }
 
     /// Gemini's own count for Google models; for others an estimate of about four bytes a
@@ -260,16 +240,8 @@ impl Call {
         let response = client.post(&path, body, false, None).await.map_err(|err| meter.fail(err))?;
         meter.first_byte();
         let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
-        let usage = Usage { prompt_tokens: estimate_tokens(bytes.len()), ..Usage::default() };
-        let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&usage));
-        let id = generation_header(&meter.id);
-        meter.record(Outcome {
-            status: 200,
-            metered: Metered { usage, estimated: true, cost_nano, finish_reason: None },
-            cancelled: false,
-        });
-        Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], upstream)
-            .into_response())
+        let metered = Metered::from_counts(None, bytes.len(), 0, meter.route.pricing.as_ref(), None);
+        Ok(meter.answer(metered, upstream))
     }
 }
 

@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::ApiCaller;
 use super::body;
-use super::forward::{GENERATION_ID, generation_header, tap_passthrough};
-use super::meter::{EventTap, Meter, Outcome, StreamMeter, admit_request, worst_case};
+use super::forward::{sse_response, tap_passthrough};
+use super::meter::{EventTap, Meter, StreamMeter, admit_request, worst_case};
 use super::translate::{self, Translated};
 use crate::dialect::anthropic;
 use crate::dialect::hub::Dialect;
@@ -156,36 +156,17 @@ async fn serve_messages(
     if !stream {
         let body = client.read_body(response).await.map_err(|err| meter.fail(err))?;
         let answer = anthropic::decode::response(&body).map_err(|invalid| meter.fail(invalid))?;
-        let cost_nano = meter.route.pricing.map_or(0, |p| p.cost(&answer.usage));
-        let mut response = ([(GENERATION_ID, generation_header(&meter.id))], body).into_response();
+        let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
+        let metered = Metered::from_counts(Some(answer.usage), 0, 0, meter.route.pricing.as_ref(), finish_reason);
+        let mut response = meter.answer(metered, body);
         response.headers_mut().extend(upstream_headers);
-        meter.record(Outcome {
-            status: 200,
-            metered: Metered {
-                usage: answer.usage,
-                estimated: false,
-                cost_nano,
-                finish_reason: Some(answer.finish_reason.as_openai().to_owned()),
-            },
-            cancelled: false,
-        });
         return Ok(response);
     }
 
     let pricing = meter.route.pricing;
-    let id = generation_header(&meter.id);
+    let id = meter.id.clone();
     let watched = StreamMeter { meter, source: EventTap::new(pricing, bytes.len()) };
-    let body = Body::from_stream(tap_passthrough(watched, response, Dialect::Anthropic));
-    let mut response = (
-        StatusCode::OK,
-        [
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
-            (GENERATION_ID, id),
-        ],
-        body,
-    )
-        .into_response();
+    let mut response = sse_response(&id, Body::from_stream(tap_passthrough(watched, response, Dialect::Anthropic)));
     response.headers_mut().extend(upstream_headers);
     Ok(response)
 }

@@ -4,7 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+
+use super::forward::{GENERATION_ID, generation_header};
 
 use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::stream::Metered;
@@ -123,6 +128,15 @@ impl Meter {
         err
     }
 
+    /// Records a successful whole (non-streamed) answer and builds its 200 JSON response,
+    /// carrying the generation id.
+    pub fn answer(mut self, metered: Metered, body: impl Into<Body>) -> Response {
+        let id = generation_header(&self.id);
+        self.record(Outcome { status: 200, metered, cancelled: false });
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], body.into())
+            .into_response()
+    }
+
     /// Settles the key's spend and queues the ledger record. Idempotent.
     pub fn record(&mut self, outcome: Outcome) {
         if std::mem::replace(&mut self.recorded, true) {
@@ -207,19 +221,14 @@ impl EventTap {
 
 impl MeterSource for EventTap {
     fn metered(&self) -> Metered {
-        let (usage, estimated) = match self.usage {
-            Some(usage) if usage.total_tokens() > 0 => (usage, false),
-            _ => (
-                Usage {
-                    prompt_tokens: estimate_tokens(self.prompt_bytes),
-                    completion_tokens: estimate_tokens(self.generated_bytes),
-                    ..Usage::default()
-                },
-                true,
-            ),
-        };
-        let cost_nano = self.pricing.map_or(0, |p| p.cost(&usage));
-        Metered { usage, estimated, cost_nano, finish_reason: self.finish_reason.map(str::to_owned) }
+        // A usage of all zeros (some translated upstreams) counts as none.
+        Metered::from_counts(
+            self.usage.filter(|u| u.total_tokens() > 0),
+            self.prompt_bytes,
+            self.generated_bytes,
+            self.pricing.as_ref(),
+            self.finish_reason.map(str::to_owned),
+        )
     }
 }
 

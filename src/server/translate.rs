@@ -5,15 +5,14 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 
-use super::forward::{GENERATION_ID, UpstreamBroken, UpstreamEvents, generation_header};
-use super::meter::{EventTap, Meter, Outcome, StreamMeter};
+use super::forward::{UpstreamBroken, UpstreamEvents, sse_response};
+use super::meter::{EventTap, Meter, StreamMeter};
 use crate::dialect::hub::{Dialect, StreamDecoder, StreamEncoder};
 use crate::dialect::openai::stream::Metered;
 use crate::dialect::{Identity, Target};
@@ -23,7 +22,7 @@ use crate::llm::{self, Event};
 use crate::providers::ProviderError;
 use crate::routing::Route;
 use crate::state::AppState;
-use crate::usage::{Usage, estimate_tokens, new_generation_id};
+use crate::usage::new_generation_id;
 
 /// One translated request, as the handler hands it over.
 pub struct Translated {
@@ -73,13 +72,12 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
     if !stream {
         let bytes = client.read_body(response).await.map_err(|err| meter.fail(err))?;
         let answer = upstream.decode_response(&bytes).map_err(|invalid| meter.fail(invalid))?;
-        let (usage, estimated) = if answer.usage.total_tokens() > 0 {
-            (answer.usage, false)
-        } else {
-            (estimated_usage(t.prompt_bytes, &answer), true)
-        };
+        let reported = Some(answer.usage).filter(|u| u.total_tokens() > 0);
+        let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
+        let metered =
+            Metered::from_counts(reported, t.prompt_bytes, generated_bytes(&answer), pricing.as_ref(), finish_reason);
         let mut answer = answer;
-        answer.usage = usage;
+        answer.usage = metered.usage;
         if answer.created == 0 {
             answer.created = t.now.timestamp();
         }
@@ -94,17 +92,8 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
             pricing: pricing.as_ref(),
             prompt_bytes: t.prompt_bytes,
         };
-        let cost_nano = who.cost(&usage);
         let body = t.client.encode_response(&answer, who);
-        let id = generation_header(&meter.id);
-        let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
-        meter.record(Outcome {
-            status: 200,
-            metered: Metered { usage, estimated, cost_nano, finish_reason },
-            cancelled: false,
-        });
-        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (GENERATION_ID, id)], body)
-            .into_response());
+        return Ok(meter.answer(metered, body));
     }
 
     let mut decoder = upstream.stream_decoder();
@@ -135,21 +124,11 @@ pub async fn chat(state: &AppState, t: Translated) -> Result<Response, ApiError>
         prompt_bytes: t.prompt_bytes,
     };
     let encoder = t.client.stream_encoder(who, t.wants_usage_chunk, t.now.timestamp());
-    let id = generation_header(&watched.meter.id);
+    let id = watched.meter.id.clone();
     let keep_alive = state.config.timeouts.keep_alive;
     let relay =
         Relay { watched, events, decoder, encoder, keep_alive_frame: t.client.keep_alive_frame(), hide_reasoning };
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
-            (GENERATION_ID, id),
-        ],
-        Body::from_stream(relay.run(first, keep_alive)),
-    )
-        .into_response())
+    Ok(sse_response(&id, Body::from_stream(relay.run(first, keep_alive))))
 }
 
 /// Replaces `http(s)` image and document URLs with their bytes, fetched under the SSRF policy
@@ -169,9 +148,9 @@ async fn inline_media_urls(state: &AppState, request: &mut llm::ChatRequest) -> 
     Ok(())
 }
 
-/// Usage for an answer whose upstream reported none.
-fn estimated_usage(prompt_bytes: usize, answer: &llm::ChatResponse) -> Usage {
-    let generated: usize = answer
+/// Bytes of generated output in an answer, for an estimate when the upstream reported no usage.
+fn generated_bytes(answer: &llm::ChatResponse) -> usize {
+    answer
         .content
         .iter()
         .map(|part| match part {
@@ -179,12 +158,7 @@ fn estimated_usage(prompt_bytes: usize, answer: &llm::ChatResponse) -> Usage {
             llm::Part::ToolCall { arguments, .. } => arguments.to_string().len(),
             _ => 0,
         })
-        .sum();
-    Usage {
-        prompt_tokens: estimate_tokens(prompt_bytes),
-        completion_tokens: estimate_tokens(generated),
-        ..Usage::default()
-    }
+        .sum()
 }
 
 /// The moving parts of a translated stream.

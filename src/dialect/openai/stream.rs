@@ -110,6 +110,32 @@ pub struct Metered {
     pub finish_reason: Option<String>,
 }
 
+impl Metered {
+    /// What a request used: the upstream's `usage` when it reported one, else an estimate from
+    /// the bytes of prompt and of generated output seen; priced with `pricing`.
+    pub fn from_counts(
+        usage: Option<Usage>,
+        prompt_bytes: usize,
+        generated_bytes: usize,
+        pricing: Option<&Pricing>,
+        finish_reason: Option<String>,
+    ) -> Self {
+        let (usage, estimated) = match usage {
+            Some(usage) => (usage, false),
+            None => (
+                Usage {
+                    prompt_tokens: estimate_tokens(prompt_bytes),
+                    completion_tokens: estimate_tokens(generated_bytes),
+                    ..Usage::default()
+                },
+                true,
+            ),
+        };
+        let cost_nano = pricing.map_or(0, |p| p.cost(&usage));
+        Self { usage, estimated, cost_nano, finish_reason }
+    }
+}
+
 impl StreamRewriter {
     pub fn new(who: Identity<'_>, wants_usage_chunk: bool, created: i64) -> Self {
         Self {
@@ -200,19 +226,13 @@ impl StreamRewriter {
 
     /// Usage and cost of everything seen so far; estimated when the upstream sent none.
     pub fn metered(&self) -> Metered {
-        let (usage, estimated) = match self.usage {
-            Some(usage) => (usage, false),
-            None => (
-                Usage {
-                    prompt_tokens: estimate_tokens(self.prompt_bytes),
-                    completion_tokens: estimate_tokens(self.generated_bytes),
-                    ..Usage::default()
-                },
-                true,
-            ),
-        };
-        let cost_nano = self.pricing.map_or(0, |p| p.cost(&usage));
-        Metered { usage, estimated, cost_nano, finish_reason: self.finish_reason.clone() }
+        Metered::from_counts(
+            self.usage,
+            self.prompt_bytes,
+            self.generated_bytes,
+            self.pricing.as_ref(),
+            self.finish_reason.clone(),
+        )
     }
 }
 
