@@ -1,7 +1,22 @@
-//! Model ids to upstreams: `provider/model[:variant]` → provider, native model id, price.
+//! Where a request goes and what happens when that upstream fails.
 //!
-//! No prefix means `openai`. A model missing from the catalog but with a known provider prefix
-//! is forwarded as-is and has no price.
+//! `resolve` turns a model id (`provider/model[:variant]`) into a `Route`: provider, native
+//! model id, price. No prefix means `openai`; a model missing from the catalog but with a known
+//! provider prefix is forwarded as-is and has no price. `plan` orders a request's candidates
+//! (fallback list, provider preferences); `Resilience::execute` runs a plan against an upstream
+//! executor with retries (`retry`), a circuit breaker per provider (`breaker`) and a retry
+//! budget, classifying each failure (`failure`); `health` keeps per-provider state and counters.
+
+pub mod breaker;
+pub mod execute;
+pub mod failure;
+pub mod health;
+pub mod plan;
+pub mod retry;
+
+pub use execute::{Resilience, Won};
+pub use failure::{Failure, FailureClass};
+pub use plan::{Plan, RoutingFields};
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -23,6 +38,14 @@ pub struct Route {
     /// What the upstream is sent (`gpt-5.4`).
     pub native: String,
     pub pricing: Option<Pricing>,
+}
+
+impl Route {
+    /// The variant suffix the client asked for (`floor` in `openai/gpt-5.4:floor`), if any.
+    pub fn variant(&self) -> Option<&str> {
+        let (_, variant) = self.model.rsplit_once(':')?;
+        VARIANTS.contains(&variant).then_some(variant)
+    }
 }
 
 /// Resolves a model id from a request.
