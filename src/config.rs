@@ -84,6 +84,27 @@ pub struct RawConfig {
     pub allow_unpriced_models: Option<bool>,
     #[serde(default)]
     pub timeouts: RawTimeouts,
+    #[serde(default)]
+    pub routing: RawRouting,
+}
+
+/// `[routing]`: retries, the retry budget and the circuit breaker.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    /// Retries of one provider within one request.
+    pub max_retries: Option<u32>,
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
+    /// Longest upstream `Retry-After` the gateway waits out before trying elsewhere.
+    pub max_retry_after_secs: Option<u64>,
+    /// Retries earned per request (0.2 = at most 20 % extra load on a failing provider).
+    pub retry_budget_ratio: Option<f64>,
+    /// Retries a provider may spend before requests earned them.
+    pub retry_budget_reserve: Option<u32>,
+    /// Consecutive failures that open a provider's circuit.
+    pub breaker_failures: Option<u32>,
+    pub breaker_cooldown_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +129,10 @@ pub struct RawTimeouts {
     pub connect_secs: Option<u64>,
     /// Longest wait for an upstream's response headers (or first byte of a stream).
     pub first_byte_secs: Option<u64>,
+    /// Longest silence inside a stream before it is cut.
+    pub idle_secs: Option<u64>,
+    /// Longest a request may take in all, retries and streaming included.
+    pub total_secs: Option<u64>,
 }
 
 /// A secret string whose `Debug` is redacted.
@@ -139,6 +164,11 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// Upstream silence after which a stream gets a keep-alive (15 s, as DESIGN §3 says).
     pub keep_alive: Duration,
+    /// Upstream silence inside a stream after which it is cut with an error event (Envoy's
+    /// `stream_idle_timeout` default, 5 min).
+    pub idle: Duration,
+    /// A request's whole life: attempts, backoff and, for streams, the stream itself.
+    pub total: Duration,
 }
 
 impl Default for Timeouts {
@@ -148,6 +178,8 @@ impl Default for Timeouts {
             connect: Duration::from_secs(10),
             first_byte: Duration::from_secs(600),
             keep_alive: Duration::from_secs(15),
+            idle: Duration::from_secs(300),
+            total: Duration::from_secs(1800),
         }
     }
 }
@@ -163,6 +195,10 @@ pub struct Config {
     pub catalog: Catalog,
     pub allow_unpriced_models: bool,
     pub timeouts: Timeouts,
+    /// Retries and the retry budget.
+    pub retry: crate::routing::retry::RetryPolicy,
+    /// When a provider's circuit opens and for how long.
+    pub breaker: crate::routing::breaker::BreakerPolicy,
     /// How client-supplied image URLs are fetched for providers that only take bytes (Gemini):
     /// https only, public addresses only, size and time capped.
     pub fetch: crate::fetch::FetchPolicy,
@@ -196,6 +232,8 @@ impl Config {
             catalog: Catalog::builtin(),
             allow_unpriced_models: false,
             timeouts: Timeouts::default(),
+            retry: Default::default(),
+            breaker: Default::default(),
             fetch: crate::fetch::FetchPolicy::default(),
             ledger_backlog_limit: crate::usage::ledger::DEFAULT_BACKLOG_LIMIT,
         }
@@ -255,6 +293,9 @@ impl RawConfig {
 
         let mut catalog = Catalog::builtin();
         catalog.merge(self.models)?;
+        if self.timeouts.idle_secs == Some(0) || self.timeouts.total_secs == Some(0) {
+            return Err(ConfigError::Invalid("timeouts must be at least 1 second".into()));
+        }
         let defaults = Timeouts::default();
         Ok(Config {
             listen: args.listen,
@@ -268,9 +309,48 @@ impl RawConfig {
                 connect: self.timeouts.connect_secs.map_or(defaults.connect, Duration::from_secs),
                 first_byte: self.timeouts.first_byte_secs.map_or(defaults.first_byte, Duration::from_secs),
                 keep_alive: defaults.keep_alive,
+                idle: self.timeouts.idle_secs.map_or(defaults.idle, Duration::from_secs),
+                total: self.timeouts.total_secs.map_or(defaults.total, Duration::from_secs),
             },
+            retry: self.routing.retry_policy()?,
+            breaker: self.routing.breaker_policy()?,
             fetch: crate::fetch::FetchPolicy::default(),
             ledger_backlog_limit: crate::usage::ledger::DEFAULT_BACKLOG_LIMIT,
+        })
+    }
+}
+
+impl RawRouting {
+    fn retry_policy(&self) -> Result<crate::routing::retry::RetryPolicy, ConfigError> {
+        let d = crate::routing::retry::RetryPolicy::default();
+        let ratio = self.retry_budget_ratio.unwrap_or(d.budget_ratio);
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(ConfigError::Invalid("routing.retry_budget_ratio must be between 0 and 1".into()));
+        }
+        let base = self.backoff_base_ms.map_or(d.base, Duration::from_millis);
+        let max = self.backoff_max_ms.map_or(d.max, Duration::from_millis);
+        if base > max {
+            return Err(ConfigError::Invalid("routing.backoff_base_ms must not exceed backoff_max_ms".into()));
+        }
+        Ok(crate::routing::retry::RetryPolicy {
+            max_retries: self.max_retries.unwrap_or(d.max_retries),
+            base,
+            max,
+            max_retry_after: self.max_retry_after_secs.map_or(d.max_retry_after, Duration::from_secs),
+            budget_ratio: ratio,
+            budget_reserve: self.retry_budget_reserve.map_or(d.budget_reserve, f64::from),
+        })
+    }
+
+    fn breaker_policy(&self) -> Result<crate::routing::breaker::BreakerPolicy, ConfigError> {
+        let d = crate::routing::breaker::BreakerPolicy::default();
+        let threshold = self.breaker_failures.unwrap_or(d.threshold);
+        if threshold == 0 {
+            return Err(ConfigError::Invalid("routing.breaker_failures must be at least 1".into()));
+        }
+        Ok(crate::routing::breaker::BreakerPolicy {
+            threshold,
+            cool_down: self.breaker_cooldown_secs.map_or(d.cool_down, Duration::from_secs),
         })
     }
 }

@@ -8,7 +8,8 @@
 //! * `sse`: incremental server-sent-events decoding and framing.
 //! * `providers`: outbound calls to upstreams over one pooled HTTP client.
 //! * `fetch`: SSRF-safe fetching of client-supplied image URLs (for upstreams that need bytes).
-//! * `routing`: model id → provider, native id, price.
+//! * `routing`: model id → provider, native id, price; request plans (fallback lists, provider
+//!   preferences); retries, retry budgets and circuit breakers around the upstream call.
 //! * `catalog`: the model catalog (built in, extendable from config).
 //! * `keys`: key hashing, the in-memory key cache, spend per period, admission.
 //! * `usage`: token counts, prices, and the batched ledger writer.
@@ -92,9 +93,11 @@ impl App {
         let bootstrap_key = bootstrap_management_key(&config, &store, &keys, &clock).await?;
         let (ledger, ledger_task) = Ledger::start(store.clone(), config.ledger_backlog_limit);
         let providers = Providers::new(&config);
+        let resilience =
+            routing::Resilience::new(config.retry, config.breaker, config.providers.iter().map(|p| p.id.as_str()));
         let configured_key = config.management_key.as_ref().map(|Secret(key)| KeyHash::of(key));
         let fetcher = fetch::Fetcher::new(config.fetch.clone());
-        let state = AppState::new(Inner { config, keys, store, providers, ledger, clock, configured_key, fetcher });
+        let state = AppState::new(Inner { config, keys, store, providers, resilience, ledger, clock, configured_key, fetcher });
         Ok(Self { state, bootstrap_key, mock_addr, ledger_task })
     }
 

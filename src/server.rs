@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/providers", get(providers::list_providers));
     Router::new()
         .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
         .nest("/v1", inference.clone())
         .nest(
             "/v1beta",
@@ -82,6 +83,17 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
             "last_error": if failing { ledger.last_error() } else { None },
         },
     }))
+}
+
+/// Prometheus text: per provider, the circuit state, attempts by outcome, retries, budget
+/// exhaustion and circuit skips; fallbacks in all; the ledger backlog.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    let mut out = String::with_capacity(4096);
+    state.resilience.render_metrics(&mut out);
+    let ledger = state.ledger.health();
+    out.push_str(&format!("arouter_ledger_pending {}\n", ledger.pending()));
+    out.push_str(&format!("arouter_ledger_failing {}\n", u8::from(ledger.failing())));
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

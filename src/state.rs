@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::keys::{KeyCache, KeyHash};
 use crate::providers::Providers;
+use crate::routing::Resilience;
 use crate::store::Store;
 use crate::usage::Ledger;
 
@@ -22,6 +23,8 @@ pub struct Inner {
     pub keys: KeyCache,
     pub store: Store,
     pub providers: Providers,
+    /// Retry budgets, circuit breakers and counters per provider.
+    pub resilience: Resilience,
     /// Where finished requests are recorded; written in batches by the ledger task.
     pub ledger: Ledger,
     pub clock: Clock,

@@ -58,16 +58,8 @@ impl Drop for Reservation {
     }
 }
 
-/// Checks allow-lists and budget, and reserves `estimate_nano` (the request's worst-case cost)
-/// on keys with a limit. The error says which rule refused.
-pub fn admit(
-    key: &Arc<CachedKey>,
-    route: &Route,
-    now: DateTime<Utc>,
-    allow_unpriced: bool,
-    estimate_nano: i64,
-) -> Result<Reservation, ApiError> {
-    let record: &KeyRecord = &key.record;
+/// Whether the key's allow-lists cover `route`.
+fn allowed(record: &KeyRecord, route: &Route) -> Result<(), ApiError> {
     if let Some(providers) = &record.allowed_providers {
         if !providers.contains(&route.provider) {
             return Err(ApiError::forbidden(format!("provider '{}' is not allowed for this API key", route.provider)));
@@ -78,6 +70,34 @@ pub fn admit(
             return Err(ApiError::forbidden(format!("model '{}' is not allowed for this API key", route.model)));
         }
     }
+    Ok(())
+}
+
+/// Whether the key may use `route` at all (allow-lists, and a price when it has a spend
+/// limit), without reserving anything: fallback candidates are filtered with it, so a fallback
+/// never reaches a provider or model the key may not use.
+pub fn permitted(key: &CachedKey, route: &Route, allow_unpriced: bool) -> Result<(), ApiError> {
+    allowed(&key.record, route)?;
+    if key.record.limit_nano.is_some() && route.pricing.is_none() && !allow_unpriced {
+        return Err(ApiError::forbidden(format!(
+            "model '{}' has no price in the catalog, and this API key has a spend limit",
+            route.model
+        )));
+    }
+    Ok(())
+}
+
+/// Checks allow-lists and budget, and reserves `estimate_nano` (the request's worst-case cost)
+/// on keys with a limit. The error says which rule refused.
+pub fn admit(
+    key: &Arc<CachedKey>,
+    route: &Route,
+    now: DateTime<Utc>,
+    allow_unpriced: bool,
+    estimate_nano: i64,
+) -> Result<Reservation, ApiError> {
+    let record: &KeyRecord = &key.record;
+    allowed(record, route)?;
     let unreserved = || Ok(Reservation { key: key.clone(), nano: 0 });
     let Some(limit) = record.limit_nano else { return unreserved() };
     if route.pricing.is_none() && !allow_unpriced {

@@ -1,4 +1,9 @@
 //! `POST /v1/chat/completions` (and `/api/v1/…`): OpenAI format in, OpenAI format out.
+//!
+//! The request's plan (its model, `models` fallbacks, `provider` preferences) is run by
+//! `routing::Resilience`; each attempt either forwards the client's bytes (OpenAI-format
+//! providers) or translates through `llm`, and reads the answer as far as it can before the
+//! client sees a byte, so a failure there can still be retried or sent to the next candidate.
 
 use std::time::Instant;
 
@@ -9,19 +14,28 @@ use axum::response::Response;
 
 use super::auth::ApiCaller;
 use super::body;
-use super::forward::{UpstreamEvents, forward_json, relay, sse_response};
-use super::meter::{Meter, StreamMeter, admit_request, worst_case};
-use super::translate::{self, Translated};
+use super::forward::{Peeked, StreamLimits, UpstreamEvents, relay, sse_response};
+use super::meter::{Meter, StreamMeter, admit_plan, deadline, worst_case};
+use super::translate::{self, ClientSide, TranslatedAnswer};
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai;
-use crate::dialect::openai::response::{Identity, rewrite_completion};
-use crate::dialect::openai::stream::Step;
+use crate::dialect::openai::response::{Identity, Rewritten, rewrite_completion};
+use crate::dialect::openai::stream::{Metered, Step};
 use crate::dialect::openai::{ChatRequest, StreamRewriter};
-use crate::error::{ApiError, ErrorKind};
-use crate::providers::ProviderKind;
-use crate::routing;
+use crate::error::ApiError;
+use crate::llm;
+use crate::routing::{self, Failure, Plan, Route};
 use crate::state::AppState;
 use crate::usage::new_generation_id;
+
+/// An answer read up to the client's first byte.
+enum Answer {
+    /// Same format, whole: already rewritten for the client.
+    Whole(Rewritten),
+    /// Same format, streamed: its first event read and checked.
+    Stream(Peeked),
+    Translated(TranslatedAnswer),
+}
 
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -33,43 +47,104 @@ pub async fn chat_completions(
     let now = state.clock.now();
     let bytes = body::read(&headers, body).await?;
     let request = ChatRequest::parse(&bytes)?;
-    let route = routing::resolve(&state.config, &state.config.catalog, &request.model)?;
-    let estimate = worst_case(&state, &route, request.prompt_bytes, request.max_tokens);
-    let reservation = admit_request(&state, &key, &route, now, estimate)?;
-    let client = state.providers.client(&route.provider)?;
-    if client.kind() != ProviderKind::OpenAi {
-        let translated = Translated {
-            request: openai::decode::request(&bytes)?,
-            reservation,
-            route,
-            client: Dialect::OpenAi,
-            prompt_bytes: request.prompt_bytes,
-            wants_usage_chunk: request.wants_usage_chunk(),
-            arrived,
-            now,
-        };
-        return translate::chat(&state, translated).await;
-    }
-    let upstream_body = request.upstream_body(&route.native);
+    let mut plan = Plan::build(
+        Some(&request.model),
+        request.routing(),
+        |id| routing::resolve(&state.config, &state.config.catalog, id),
+        |provider| state.resilience.latency(provider),
+    )?;
+    let estimate = |route: &Route| worst_case(&state, route, request.prompt_bytes, request.max_tokens);
+    let reservation = admit_plan(&state, &key, &mut plan, now, estimate)?;
+    let translated = translate::prepare(&state, &plan, Dialect::OpenAi, || openai::decode::request(&bytes)).await?;
 
-    let path = client.chat_path(&route.native, request.stream)?;
+    let id = new_generation_id(now);
     let mut meter = Meter::new(
         state.clone(),
         reservation,
-        new_generation_id(now),
+        id.clone(),
         "chat.completions",
-        route,
+        plan.first().clone(),
         now,
         arrived,
         request.stream,
         request.prompt_bytes,
     );
-    let response = client.post(&path, upstream_body, request.stream, None).await.map_err(|err| meter.fail(err))?;
+    let deadline = deadline(&state, arrived);
+    let (state_ref, request_ref, translated_ref, plan_ref, id_ref) = (&state, &request, &translated, &plan, &id);
+    let mut current = 0;
+    let meter_ref = &mut meter;
+    let won = state
+        .resilience
+        .execute(plan_ref, deadline, move |i| {
+            let route = &plan_ref.candidates[i];
+            if i != current {
+                meter_ref.route = route.clone();
+                current = i;
+            }
+            attempt(state_ref, route, request_ref, translated_ref.as_ref(), id_ref)
+        })
+        .await;
+    let won = won.map_err(|err| meter.fail(err))?;
     meter.first_byte();
-    if !request.stream {
-        return forward_json(meter, &client, response, request.prompt_bytes, rewrite_completion).await;
+    let limits = StreamLimits::new(&state.config.timeouts, deadline);
+    match won.value {
+        Answer::Whole(rewritten) => {
+            let metered = Metered {
+                usage: rewritten.usage,
+                estimated: rewritten.estimated,
+                cost_nano: rewritten.cost_nano,
+                finish_reason: rewritten.finish_reason,
+            };
+            Ok(meter.answer(metered, rewritten.body))
+        }
+        Answer::Stream(peeked) => stream_same_format(meter, peeked, &request, now, limits).await,
+        Answer::Translated(answer) => {
+            let side = ClientSide {
+                dialect: Dialect::OpenAi,
+                prompt_bytes: request.prompt_bytes,
+                wants_usage_chunk: request.wants_usage_chunk(),
+            };
+            let llm_request = translated.as_ref().expect("translated answers come from translated requests");
+            Ok(translate::respond(meter, answer, llm_request, side, limits, now))
+        }
     }
+}
 
+/// One attempt at `route`: forwarded as it is to OpenAI-format providers, translated otherwise.
+async fn attempt(
+    state: &AppState,
+    route: &Route,
+    request: &ChatRequest<'_>,
+    translated: Option<&llm::ChatRequest>,
+    id: &str,
+) -> Result<Answer, Failure> {
+    if translate::needs_translation(state, route, Dialect::OpenAi) {
+        let llm_request = translated.expect("prepared for plans with translated candidates");
+        return translate::send(state, route, llm_request).await.map(Answer::Translated);
+    }
+    let client = state.providers.client(&route.provider)?;
+    let path = client.chat_path(&route.native, request.stream).map_err(Failure::client)?;
+    let response = client.post(&path, request.upstream_body(&route.native), request.stream, None).await?;
+    if request.stream {
+        let first_byte = state.config.timeouts.first_byte;
+        return match tokio::time::timeout(first_byte, Peeked::read(response, Dialect::OpenAi, &route.provider)).await {
+            Ok(peeked) => peeked.map(Answer::Stream),
+            Err(_) => Err(crate::providers::ProviderError::Timeout { provider: route.provider.clone() }.into()),
+        };
+    }
+    let upstream = client.read_body(response).await?;
+    let who = Identity { id, model: &route.model, pricing: route.pricing.as_ref(), prompt_bytes: request.prompt_bytes };
+    rewrite_completion(&upstream, who).map(Answer::Whole).map_err(Failure::invalid_answer)
+}
+
+/// Relays a same-format stream, rewriting each chunk's id and model and metering it.
+async fn stream_same_format(
+    meter: Meter,
+    peeked: Peeked,
+    request: &ChatRequest<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+    limits: StreamLimits,
+) -> Result<Response, ApiError> {
     let who = Identity {
         id: &meter.id,
         model: &meter.route.model,
@@ -78,14 +153,15 @@ pub async fn chat_completions(
     };
     let rewriter = StreamRewriter::new(who, request.wants_usage_chunk(), now.timestamp());
     let mut stream = StreamMeter { meter, source: rewriter };
-    let mut upstream = UpstreamEvents::new(response);
-    // Peek at the first event before committing to 200, so an upstream that fails at once
-    // gets a proper HTTP error instead of an error chunk.
+    let mut upstream = UpstreamEvents::resume(peeked);
+    // The peeked bytes hold at least one whole frame, so this does not wait.
     let first = match upstream.next_frame().await {
         Ok(Some(frame)) => frame,
         Ok(None) | Err(_) => {
-            let err =
-                ApiError::new(ErrorKind::UpstreamFailed, "upstream request failed: the stream ended before any event");
+            let err = ApiError::new(
+                crate::error::ErrorKind::UpstreamFailed,
+                "upstream request failed: the stream ended before any event",
+            );
             return Err(stream.meter.fail(err));
         }
     };
@@ -95,6 +171,5 @@ pub async fn chat_completions(
         return Err(err);
     }
     let id = stream.meter.id.clone();
-    let body = Body::from_stream(relay(stream, upstream, first_step, state.config.timeouts.keep_alive));
-    Ok(sse_response(&id, body))
+    Ok(sse_response(&id, Body::from_stream(relay(stream, upstream, first_step, limits))))
 }

@@ -11,16 +11,15 @@ use serde_json::json;
 
 use super::auth::ApiCaller;
 use super::body;
-use super::forward::forward_json;
-use super::meter::{Meter, admit_request, worst_case};
+use super::meter::{Meter, admit_request, deadline, worst_case};
 use crate::dialect::embeddings::{gemini_batch_request, openai_list_from_gemini, token_input_refused};
 use crate::dialect::openai::EmbeddingsRequest;
-use crate::dialect::openai::response::rewrite_embeddings;
+use crate::dialect::openai::response::{Identity, Rewritten, rewrite_embeddings};
 use crate::dialect::openai::stream::Metered;
 use crate::error::ApiError;
 use crate::keys::spend::nano_to_usd;
 use crate::providers::{ProviderKind, gemini, openai};
-use crate::routing;
+use crate::routing::{self, Failure, Plan};
 use crate::state::AppState;
 use crate::usage::new_generation_id;
 
@@ -50,24 +49,37 @@ pub async fn embeddings(
         }
     };
     let kind = client.kind();
-    let mut meter = Meter::new(
-        state.clone(),
-        reservation,
-        new_generation_id(now),
-        "embeddings",
-        route,
-        now,
-        arrived,
-        false,
-        request.input_bytes,
-    );
-    let response = client.post(&path, upstream_body, false, None).await.map_err(|err| meter.fail(err))?;
+    let id = new_generation_id(now);
+    let mut meter =
+        Meter::new(state.clone(), reservation, id.clone(), "embeddings", route, now, arrived, false, request.input_bytes);
+    // Embeddings have no fallback list; the plan of one still gets retries and the breaker.
+    let plan = Plan::single(meter.route.clone());
+    let (route, body, path) = (&meter.route, &upstream_body, &path);
+    let attempt = |_| async {
+        let response = client.post(path, body.clone(), false, None).await?;
+        let upstream = client.read_body(response).await?;
+        if kind != ProviderKind::OpenAi {
+            return Ok(Answer::Gemini(upstream));
+        }
+        let who = Identity { id: &id, model: &route.model, pricing: route.pricing.as_ref(), prompt_bytes: request.input_bytes };
+        rewrite_embeddings(&upstream, who).map(Answer::OpenAi).map_err(Failure::invalid_answer)
+    };
+    let won = state.resilience.execute(&plan, deadline(&state, arrived), attempt).await;
+    let upstream = match won.map_err(|err| meter.fail(err))?.value {
+        Answer::OpenAi(rewritten) => {
+            meter.first_byte();
+            let metered = Metered {
+                usage: rewritten.usage,
+                estimated: rewritten.estimated,
+                cost_nano: rewritten.cost_nano,
+                finish_reason: rewritten.finish_reason,
+            };
+            return Ok(meter.answer(metered, rewritten.body));
+        }
+        Answer::Gemini(upstream) => upstream,
+    };
     meter.first_byte();
-    if kind == ProviderKind::OpenAi {
-        return forward_json(meter, &client, response, request.input_bytes, rewrite_embeddings).await;
-    }
     // Gemini reports no usage for embeddings: the input is counted by estimate.
-    let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
     let metered = Metered::from_counts(None, request.input_bytes, 0, meter.route.pricing.as_ref(), None);
     let usage_json = json!({
         "prompt_tokens": metered.usage.prompt_tokens,
@@ -78,4 +90,10 @@ pub async fn embeddings(
     let list = openai_list_from_gemini(&upstream, &meter.id, &meter.route.model, request.base64, usage_json);
     let list = list.map_err(|invalid| meter.fail(invalid))?;
     Ok(meter.answer(metered, list))
+}
+
+/// An embeddings answer as read from the upstream.
+enum Answer {
+    OpenAi(Rewritten),
+    Gemini(axum::body::Bytes),
 }

@@ -1,43 +1,29 @@
-//! Forwarding an upstream answer to the client: whole JSON bodies (`forward_json`) and SSE
-//! streams (`UpstreamEvents` in, `relay` out), with metering on the way through.
+//! Forwarding an upstream stream to the client: peeked at before the client sees a byte
+//! (`Peeked`), decoded (`UpstreamEvents`), relayed (`relay`, `tap_passthrough`) with metering,
+//! keep-alives, and the idle and total limits on the way through.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 
-use super::meter::{EventTap, Meter, StreamMeter};
+use super::meter::{EventTap, StreamMeter};
+use crate::config::Timeouts;
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai::StreamRewriter;
-use crate::dialect::openai::response::{Identity, InvalidResponse, Rewritten};
-use crate::dialect::openai::stream::{Metered, Step};
+use crate::dialect::openai::stream::Step;
 use crate::error::{ApiError, ErrorKind};
-use crate::providers::UpstreamClient;
+use crate::providers::ProviderError;
+use crate::routing::{Failure, FailureClass};
 use crate::sse::{self, SseDecoder, SseFrame};
-
-/// Reads a whole upstream JSON answer, rewrites it, settles it, and builds the response.
-pub async fn forward_json(
-    mut meter: Meter,
-    client: &UpstreamClient<'_>,
-    response: reqwest::Response,
-    prompt_bytes: usize,
-    rewrite: fn(&[u8], Identity<'_>) -> Result<Rewritten, InvalidResponse>,
-) -> Result<Response, ApiError> {
-    let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
-    let who =
-        Identity { id: &meter.id, model: &meter.route.model, pricing: meter.route.pricing.as_ref(), prompt_bytes };
-    let rewritten = rewrite(&upstream, who).map_err(|invalid| meter.fail(invalid))?;
-    let metered = Metered {
-        usage: rewritten.usage,
-        estimated: rewritten.estimated,
-        cost_nano: rewritten.cost_nano,
-        finish_reason: rewritten.finish_reason,
-    };
-    Ok(meter.answer(metered, rewritten.body))
-}
 
 /// A 200 event-stream response for `body`, with the generation id and no proxy buffering.
 pub fn sse_response(generation_id: &str, body: Body) -> Response {
@@ -61,9 +47,115 @@ pub fn generation_header(id: &str) -> HeaderValue {
     HeaderValue::from_str(id).expect("generation ids are ASCII")
 }
 
+/// The upstream's body as a stream of byte chunks.
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// An upstream stream read up to its first complete event and checked for an in-band error,
+/// while nothing has been sent to the client, so that a failure there can still be retried or
+/// sent to another candidate. The bytes read so far are replayed to whoever consumes it.
+pub struct Peeked {
+    pub headers: reqwest::header::HeaderMap,
+    head: Bytes,
+    rest: ByteStream,
+}
+
+impl Peeked {
+    /// Reads `response` until at least one whole event arrived. An event the `dialect`'s
+    /// decoder refuses (the upstream's own `error` event, or garbage) is a failure.
+    pub async fn read(response: reqwest::Response, dialect: Dialect, provider: &str) -> Result<Self, Failure> {
+        let headers = response.headers().clone();
+        let mut rest: ByteStream = Box::pin(response.bytes_stream());
+        let mut head = BytesMut::new();
+        let mut frames = SseDecoder::default();
+        let mut scratch = Vec::new();
+        let mut decoder = dialect.stream_decoder();
+        loop {
+            match rest.next().await {
+                None => {
+                    let err = ApiError::new(
+                        ErrorKind::UpstreamFailed,
+                        "upstream request failed: the stream ended before any event",
+                    );
+                    return Err(Failure::new(err, FailureClass::Upstream));
+                }
+                Some(Err(err)) => return Err(ProviderError::transport(provider, err).into()),
+                Some(Ok(chunk)) => {
+                    head.extend_from_slice(&chunk);
+                    frames.push(&chunk, &mut scratch).map_err(|_| {
+                        Failure::invalid_answer(ApiError::new(ErrorKind::UpstreamFailed, "invalid stream from upstream"))
+                    })?;
+                    if scratch.is_empty() {
+                        continue;
+                    }
+                    for frame in scratch.drain(..) {
+                        decoder.push(&frame).map_err(Failure::from_api)?;
+                    }
+                    return Ok(Self { headers, head: head.freeze(), rest });
+                }
+            }
+        }
+    }
+
+    /// The whole stream again, from its first byte.
+    fn into_bytes(self) -> ByteStream {
+        Box::pin(futures_util::stream::once(async move { Ok(self.head) }).chain(self.rest))
+    }
+}
+
+/// When a stream in flight is given up on: after `idle` of upstream silence, or at `deadline`
+/// (the request's total time). Silence shorter than that gets a keep-alive every `keep_alive`.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    pub keep_alive: Duration,
+    pub idle: Duration,
+    /// The configured total, for the message when the deadline cuts a stream.
+    pub total: Duration,
+    pub deadline: Instant,
+}
+
+/// What to do after waiting for the upstream's next bytes.
+pub enum Waited<T> {
+    Got(T),
+    KeepAlive,
+    Expired(ApiError),
+}
+
+impl StreamLimits {
+    pub fn new(timeouts: &Timeouts, deadline: Instant) -> Self {
+        Self { keep_alive: timeouts.keep_alive, idle: timeouts.idle, total: timeouts.total, deadline }
+    }
+
+    /// Waits for `next`, at most until a keep-alive is due, the idle limit since
+    /// `last_activity` passes, or the deadline.
+    pub async fn wait<T>(&self, last_activity: Instant, next: impl Future<Output = T>) -> Waited<T> {
+        let idle_at = last_activity + self.idle;
+        let until = (Instant::now() + self.keep_alive).min(idle_at).min(self.deadline);
+        match tokio::time::timeout_at(until, next).await {
+            Ok(value) => Waited::Got(value),
+            Err(_) => {
+                let now = Instant::now();
+                if now >= self.deadline {
+                    Waited::Expired(ApiError::new(
+                        ErrorKind::UpstreamTimeout,
+                        format!("the stream was cut at the request's time limit of {} s", self.total.as_secs()),
+                    ))
+                } else if now >= idle_at {
+                    Waited::Expired(ApiError::new(
+                        ErrorKind::UpstreamTimeout,
+                        format!("the upstream sent nothing for {} s; the stream was cut", self.idle.as_secs()),
+                    ))
+                } else {
+                    Waited::KeepAlive
+                }
+            }
+        }
+    }
+
+}
+
 /// The upstream's SSE frames, decoded incrementally.
 pub struct UpstreamEvents {
-    bytes: std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    bytes: ByteStream,
     decoder: SseDecoder,
     ready: std::collections::VecDeque<SseFrame>,
     scratch: Vec<SseFrame>,
@@ -84,6 +176,11 @@ impl UpstreamEvents {
             ready: Default::default(),
             scratch: Vec::new(),
         }
+    }
+
+    /// Frames of a stream that was peeked at.
+    pub fn resume(peeked: Peeked) -> Self {
+        Self { bytes: peeked.into_bytes(), decoder: SseDecoder::default(), ready: Default::default(), scratch: Vec::new() }
     }
 
     /// The next frame; `Ok(None)` when the upstream closed the stream.
@@ -108,16 +205,18 @@ impl UpstreamEvents {
 }
 
 /// Forwards the rewritten stream, with a keep-alive comment after each `keep_alive` of
-/// upstream silence. Dropping it (client gone) drops the upstream response,
-/// which closes the upstream connection, and the `StreamMeter` records what was used.
+/// upstream silence, cut with an error chunk at the idle limit or the deadline. Dropping it
+/// (client gone) drops the upstream response, which closes the upstream connection, and the
+/// `StreamMeter` records what was used.
 pub fn relay(
     mut stream: StreamMeter<StreamRewriter>,
     mut upstream: UpstreamEvents,
     first: Step,
-    keep_alive: Duration,
+    limits: StreamLimits,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
         let mut step = Some(first);
+        let mut last_activity = Instant::now();
         loop {
             if let Some(current) = step.take() {
                 match current {
@@ -138,16 +237,24 @@ pub fn relay(
                     }
                 }
             }
-            match tokio::time::timeout(keep_alive, upstream.next_frame()).await {
-                Err(_silent) => yield Ok(Bytes::from_static(sse::KEEP_ALIVE_COMMENT)),
-                Ok(Ok(Some(frame))) => step = Some(stream.source.push(&frame)),
-                Ok(Ok(None)) | Ok(Err(UpstreamBroken::Transport)) => {
+            match limits.wait(last_activity, upstream.next_frame()).await {
+                Waited::KeepAlive => yield Ok(Bytes::from_static(sse::KEEP_ALIVE_COMMENT)),
+                Waited::Expired(err) => {
+                    yield Ok(stream.source.error_chunk(&err));
+                    stream.finish(200);
+                    return;
+                }
+                Waited::Got(Ok(Some(frame))) => {
+                    last_activity = Instant::now();
+                    step = Some(stream.source.push(&frame));
+                }
+                Waited::Got(Ok(None) | Err(UpstreamBroken::Transport)) => {
                     let (bytes, _err) = stream.source.cut_short();
                     yield Ok(bytes);
                     stream.finish(200);
                     return;
                 }
-                Ok(Err(UpstreamBroken::Garbage)) => {
+                Waited::Got(Err(UpstreamBroken::Garbage)) => {
                     let err = ApiError::new(ErrorKind::UpstreamFailed, "invalid stream from upstream");
                     yield Ok(stream.source.error_chunk(&err));
                     stream.finish(200);
@@ -159,20 +266,37 @@ pub fn relay(
 }
 
 /// Same-format streams: forwards upstream bytes as they arrive, untouched, and meters them from
-/// the decoded events. A stream the upstream cut short gets a final error in `dialect`'s shape.
+/// the decoded events. A stream the upstream cut short, or that went silent past the idle
+/// limit or ran past the deadline, gets a final error in `dialect`'s shape.
 pub fn tap_passthrough(
     mut watched: StreamMeter<EventTap>,
-    response: reqwest::Response,
+    peeked: Peeked,
     dialect: Dialect,
+    limits: StreamLimits,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
-        let mut bytes = response.bytes_stream();
+        let mut bytes = peeked.into_bytes();
         let mut frames = SseDecoder::default();
         let mut decoder = dialect.stream_decoder();
         let mut scratch: Vec<SseFrame> = Vec::new();
         let mut failed = false;
-        while let Some(chunk) = bytes.next().await {
-            let Ok(chunk) = chunk else { break };
+        let mut last_activity = Instant::now();
+        loop {
+            let chunk = match limits.wait(last_activity, bytes.next()).await {
+                Waited::KeepAlive => {
+                    yield Ok(Bytes::from_static(dialect.keep_alive_frame()));
+                    continue;
+                }
+                Waited::Expired(err) => {
+                    watched.source.failed();
+                    yield Ok(dialect.error_frame(&err));
+                    watched.finish(200);
+                    return;
+                }
+                Waited::Got(Some(Ok(chunk))) => chunk,
+                Waited::Got(None | Some(Err(_))) => break,
+            };
+            last_activity = Instant::now();
             if frames.push(&chunk, &mut scratch).is_err() {
                 break;
             }

@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 
 use super::auth::{AnyCaller, ApiCaller};
 use super::body;
-use super::forward::{sse_response, tap_passthrough};
-use super::meter::{EventTap, Meter, StreamMeter, admit_request, worst_case};
-use super::translate::{self, Translated};
+use super::forward::{Peeked, StreamLimits, sse_response, tap_passthrough};
+use super::meter::{EventTap, Meter, StreamMeter, admit_plan, admit_request, deadline, worst_case};
+use super::translate::{self, ClientSide, TranslatedAnswer};
 use crate::catalog::ModelInfo;
 use crate::dialect::gemini;
 use crate::dialect::hub::Dialect;
@@ -32,8 +32,8 @@ use crate::dialect::raw::RawObject;
 use crate::error::ApiError;
 use crate::keys::CachedKey;
 use crate::keys::admission::admit;
-use crate::providers::{self, ProviderKind};
-use crate::routing::{self, Route};
+use crate::providers::{self, ProviderError, ProviderKind};
+use crate::routing::{self, Failure, Plan, Route, RoutingFields};
 use crate::sse::SseDecoder;
 use crate::state::AppState;
 use crate::usage::{estimate_tokens, new_generation_id};
@@ -90,6 +90,45 @@ async fn serve_post(
     }
 }
 
+/// An answer read up to the client's first byte.
+enum Answer {
+    /// Google, whole: the upstream's bytes, decoded once for usage.
+    Whole { body: Bytes, metered: Metered },
+    /// Google, streamed: its first event read and checked.
+    Stream(Peeked),
+    Translated(TranslatedAnswer),
+}
+
+/// One attempt at `route`: the client's bytes to Gemini, translated for anyone else.
+async fn attempt(
+    state: &AppState,
+    route: &Route,
+    native: &[u8],
+    stream: bool,
+    translated: Option<&crate::llm::ChatRequest>,
+) -> Result<Answer, Failure> {
+    if translate::needs_translation(state, route, Dialect::Gemini) {
+        let request = translated.expect("prepared for plans with translated candidates");
+        return translate::send(state, route, request).await.map(Answer::Translated);
+    }
+    let client = state.providers.client(&route.provider)?;
+    let path = client.chat_path(&route.native, stream).map_err(Failure::client)?;
+    let response = client.post(&path, native.to_vec(), stream, None).await?;
+    if stream {
+        let first_byte = state.config.timeouts.first_byte;
+        return match tokio::time::timeout(first_byte, Peeked::read(response, Dialect::Gemini, &route.provider)).await {
+            Ok(peeked) => peeked.map(Answer::Stream),
+            Err(_) => Err(ProviderError::Timeout { provider: route.provider.clone() }.into()),
+        };
+    }
+    let body = client.read_body(response).await?;
+    let answer = gemini::decode::response(&body).map_err(Failure::invalid_answer)?;
+    let reported = Some(answer.usage).filter(|u| u.total_tokens() > 0);
+    let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
+    let metered = Metered::from_counts(reported, native.len(), 0, route.pricing.as_ref(), finish_reason);
+    Ok(Answer::Whole { body, metered })
+}
+
 /// One request to a model method.
 struct Call {
     state: AppState,
@@ -120,56 +159,89 @@ fn check_contents(bytes: &[u8]) -> Result<(), ApiError> {
 impl Call {
     async fn generate(self, body: Body, stream: bool, sse: bool) -> Result<Response, ApiError> {
         let now = self.state.clock.now();
+        let state = &self.state;
         let bytes = body::read(&self.headers, body).await?;
-        let estimate = worst_case(&self.state, &self.route, bytes.len(), None);
-        let reservation = admit_request(&self.state, &self.key, &self.route, now, estimate)?;
-        let client = self.state.providers.client(&self.route.provider)?;
-        if client.kind() != ProviderKind::Gemini {
+        let raw = RawObject::parse(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("request body is not valid JSON or 'contents' is not an array: {e}"))
+        })?;
+        let fields = RoutingFields { models: raw.get("models"), route: raw.get("route"), provider: raw.get("provider") };
+        let mut plan = if fields.models.is_some() || fields.provider.is_some() || fields.route.is_some() {
+            Plan::build(
+                Some(&self.route.model),
+                fields,
+                |id| routing::resolve_native(&state.config, &state.config.catalog, "google", id),
+                |provider| state.resilience.latency(provider),
+            )?
+        } else {
+            Plan::single(self.route.clone())
+        };
+        let estimate = |route: &Route| worst_case(state, route, bytes.len(), None);
+        let reservation = admit_plan(state, &self.key, &mut plan, now, estimate)?;
+        let decode = || {
             let mut request = gemini::decode::request(&bytes)?;
-            request.model = self.route.model.clone();
             request.stream = stream;
-            let translated = Translated {
-                reservation,
-                route: self.route,
-                client: Dialect::Gemini,
-                request,
-                prompt_bytes: bytes.len(),
-                wants_usage_chunk: true,
-                arrived: self.arrived,
-                now,
-            };
-            let response = translate::chat(&self.state, translated).await?;
-            return Ok(if stream && !sse { as_json_array(response) } else { response });
+            Ok(request)
+        };
+        let translated = translate::prepare(state, &plan, Dialect::Gemini, decode).await?;
+        // Same format: the client's bytes untouched, unless routing fields must come out.
+        let native: Option<Vec<u8>> = (fields.models.is_some() || fields.provider.is_some() || fields.route.is_some())
+            .then(|| {
+                let mut stripped = raw.clone();
+                for field in ["models", "route", "provider"] {
+                    stripped.remove(field);
+                }
+                stripped.to_vec()
+            });
+        let native: &[u8] = native.as_deref().unwrap_or(&bytes);
+        let needs_native = plan.candidates.iter().any(|r| !translate::needs_translation(state, r, Dialect::Gemini));
+        if needs_native {
+            check_contents(&bytes)?;
         }
 
-        check_contents(&bytes)?;
-        let path = client.chat_path(&self.route.native, stream)?;
         let mut meter = Meter::new(
-            self.state.clone(),
+            state.clone(),
             reservation,
             new_generation_id(now),
             "generateContent",
-            self.route,
+            plan.first().clone(),
             now,
             self.arrived,
             stream,
             bytes.len(),
         );
-        let response = client.post(&path, bytes.to_vec(), stream, None).await.map_err(|err| meter.fail(err))?;
+        let deadline = deadline(state, self.arrived);
+        let (plan_ref, translated_ref) = (&plan, &translated);
+        let mut current = 0;
+        let meter_ref = &mut meter;
+        let won = state
+            .resilience
+            .execute(plan_ref, deadline, move |i| {
+                let route = &plan_ref.candidates[i];
+                if i != current {
+                    meter_ref.route = route.clone();
+                    current = i;
+                }
+                attempt(state, route, native, stream, translated_ref.as_ref())
+            })
+            .await;
+        let won = won.map_err(|err| meter.fail(err))?;
         meter.first_byte();
-        if stream {
-            let pricing = meter.route.pricing;
-            let id = meter.id.clone();
-            let watched = StreamMeter { meter, source: EventTap::new(pricing, bytes.len()) };
-            let response = sse_response(&id, Body::from_stream(tap_passthrough(watched, response, Dialect::Gemini)));
-            return Ok(if sse { response } else { as_json_array(response) });
-        }
-        let upstream = client.read_body(response).await.map_err(|err| meter.fail(err))?;
-        let answer = gemini::decode::response(&upstream).map_err(|invalid| meter.fail(invalid))?;
-        let reported = Some(answer.usage).filter(|u| u.total_tokens() > 0);
-        let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
-        let metered = Metered::from_counts(reported, bytes.len(), 0, meter.route.pricing.as_ref(), finish_reason);
-        Ok(meter.answer(metered, upstream))
+        let limits = StreamLimits::new(&state.config.timeouts, deadline);
+        let response = match won.value {
+            Answer::Whole { body, metered } => meter.answer(metered, body),
+            Answer::Stream(peeked) => {
+                let pricing = meter.route.pricing;
+                let id = meter.id.clone();
+                let watched = StreamMeter { meter, source: EventTap::new(pricing, bytes.len()) };
+                sse_response(&id, Body::from_stream(tap_passthrough(watched, peeked, Dialect::Gemini, limits)))
+            }
+            Answer::Translated(answer) => {
+                let side = ClientSide { dialect: Dialect::Gemini, prompt_bytes: bytes.len(), wants_usage_chunk: true };
+                let request = translated.as_ref().expect("translated answers come from translated requests");
+                translate::respond(meter, answer, request, side, limits, now)
+            }
+        };
+        Ok(if stream && !sse { as_json_array(response) } else { response })
     }
 
     /// Gemini's own count for Google models; for others an estimate of about four bytes a

@@ -15,18 +15,18 @@ use serde::Deserialize;
 
 use super::auth::ApiCaller;
 use super::body;
-use super::forward::{sse_response, tap_passthrough};
-use super::meter::{EventTap, Meter, StreamMeter, admit_request, worst_case};
-use super::translate::{self, Translated};
+use super::forward::{Peeked, StreamLimits, sse_response, tap_passthrough};
+use super::meter::{EventTap, Meter, StreamMeter, admit_plan, deadline, worst_case};
+use super::translate::{self, ClientSide, TranslatedAnswer};
 use crate::dialect::anthropic;
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai::stream::Metered;
 use crate::dialect::raw::RawObject;
 use crate::error::ApiError;
 use crate::keys::admission::admit;
-use crate::providers::ProviderKind;
 use crate::providers::anthropic::COUNT_TOKENS_PATH;
-use crate::routing::{self, Route};
+use crate::providers::{ProviderError, ProviderKind};
+use crate::routing::{self, Failure, Plan, Route, RoutingFields};
 use crate::state::AppState;
 use crate::usage::{estimate_tokens, new_generation_id};
 
@@ -104,6 +104,15 @@ fn route_of(state: &AppState, bytes: &[u8]) -> Result<Route, ApiError> {
     routing::resolve_native(&state.config, &state.config.catalog, "anthropic", &model)
 }
 
+/// An answer read up to the client's first byte.
+enum Answer {
+    /// Claude, whole: the upstream's bytes, decoded once for usage.
+    Whole { body: bytes::Bytes, metered: Metered, headers: HeaderMap },
+    /// Claude, streamed: its first event read and checked.
+    Stream { peeked: Peeked },
+    Translated(TranslatedAnswer),
+}
+
 async fn serve_messages(
     state: AppState,
     caller: Result<ApiCaller, ApiError>,
@@ -114,61 +123,121 @@ async fn serve_messages(
     let arrived = Instant::now();
     let now = state.clock.now();
     let bytes = body::read(&headers, body).await?;
-    let route = route_of(&state, &bytes)?;
+    let raw = RawObject::parse(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+    let model = model_of(&raw)?;
     let head = validate_head(&bytes)?;
-    let estimate = worst_case(&state, &route, bytes.len(), head.max_tokens);
-    let reservation = admit_request(&state, &key, &route, now, estimate)?;
-    let client = state.providers.client(&route.provider)?;
-    if client.kind() != ProviderKind::Anthropic {
-        let translated = Translated {
-            reservation,
-            route,
-            client: Dialect::Anthropic,
-            request: anthropic::decode::request(&bytes)?,
-            prompt_bytes: bytes.len(),
-            wants_usage_chunk: true,
-            arrived,
-            now,
-        };
-        return translate::chat(&state, translated).await;
+    let fields = RoutingFields { models: raw.get("models"), route: raw.get("route"), provider: raw.get("provider") };
+    let mut plan = Plan::build(
+        model.as_deref(),
+        fields,
+        |id| routing::resolve_native(&state.config, &state.config.catalog, "anthropic", id),
+        |provider| state.resilience.latency(provider),
+    )?;
+    let estimate = |route: &Route| worst_case(&state, route, bytes.len(), head.max_tokens);
+    let reservation = admit_plan(&state, &key, &mut plan, now, estimate)?;
+    let translated = translate::prepare(&state, &plan, Dialect::Anthropic, || anthropic::decode::request(&bytes)).await?;
+    // Same format: the client's bytes with the native model id, routing fields taken out.
+    let mut native = raw;
+    for field in ["models", "route", "provider"] {
+        native.remove(field);
     }
 
-    // Same format: forward the client's bytes with the native model id.
-    let mut upstream_body = RawObject::parse(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    upstream_body.set_value("model", route.native.as_str());
-    let stream = head.stream;
-    let path = client.chat_path(&route.native, stream)?;
     let mut meter = Meter::new(
         state.clone(),
         reservation,
         new_generation_id(now),
         "messages",
-        route,
+        plan.first().clone(),
         now,
         arrived,
-        stream,
+        head.stream,
         bytes.len(),
     );
-    let response =
-        client.post(&path, upstream_body.to_vec(), stream, Some(&headers)).await.map_err(|err| meter.fail(err))?;
+    let deadline = deadline(&state, arrived);
+    let (state_ref, plan_ref, translated_ref, native_ref, headers_ref) = (&state, &plan, &translated, &native, &headers);
+    let stream = head.stream;
+    let mut current = 0;
+    let meter_ref = &mut meter;
+    let won = state
+        .resilience
+        .execute(plan_ref, deadline, move |i| {
+            let route = &plan_ref.candidates[i];
+            if i != current {
+                meter_ref.route = route.clone();
+                current = i;
+            }
+            attempt(state_ref, route, native_ref, stream, headers_ref, translated_ref.as_ref())
+        })
+        .await;
+    let won = won.map_err(|err| meter.fail(err))?;
     meter.first_byte();
-    let upstream_headers = passthrough_headers(response.headers());
-    if !stream {
-        let body = client.read_body(response).await.map_err(|err| meter.fail(err))?;
-        let answer = anthropic::decode::response(&body).map_err(|invalid| meter.fail(invalid))?;
-        let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
-        let metered = Metered::from_counts(Some(answer.usage), 0, 0, meter.route.pricing.as_ref(), finish_reason);
-        let mut response = meter.answer(metered, body);
-        response.headers_mut().extend(upstream_headers);
-        return Ok(response);
+    let limits = StreamLimits::new(&state.config.timeouts, deadline);
+    match won.value {
+        Answer::Whole { body, metered, headers } => {
+            let mut response = meter.answer(metered, body);
+            response.headers_mut().extend(headers);
+            Ok(response)
+        }
+        Answer::Stream { peeked } => {
+            let upstream_headers = passthrough_headers(&peeked.headers);
+            let pricing = meter.route.pricing;
+            let id = meter.id.clone();
+            let watched = StreamMeter { meter, source: EventTap::new(pricing, bytes.len()) };
+            let relayed = tap_passthrough(watched, peeked, Dialect::Anthropic, limits);
+            let mut response = sse_response(&id, Body::from_stream(relayed));
+            response.headers_mut().extend(upstream_headers);
+            Ok(response)
+        }
+        Answer::Translated(answer) => {
+            let side = ClientSide { dialect: Dialect::Anthropic, prompt_bytes: bytes.len(), wants_usage_chunk: true };
+            let request = translated.as_ref().expect("translated answers come from translated requests");
+            Ok(translate::respond(meter, answer, request, side, limits, now))
+        }
     }
+}
 
-    let pricing = meter.route.pricing;
-    let id = meter.id.clone();
-    let watched = StreamMeter { meter, source: EventTap::new(pricing, bytes.len()) };
-    let mut response = sse_response(&id, Body::from_stream(tap_passthrough(watched, response, Dialect::Anthropic)));
-    response.headers_mut().extend(upstream_headers);
-    Ok(response)
+/// One attempt at `route`: the client's bytes to Claude, translated for anyone else.
+async fn attempt(
+    state: &AppState,
+    route: &Route,
+    native: &RawObject<'_>,
+    stream: bool,
+    headers: &HeaderMap,
+    translated: Option<&crate::llm::ChatRequest>,
+) -> Result<Answer, Failure> {
+    if translate::needs_translation(state, route, Dialect::Anthropic) {
+        let request = translated.expect("prepared for plans with translated candidates");
+        return translate::send(state, route, request).await.map(Answer::Translated);
+    }
+    let client = state.providers.client(&route.provider)?;
+    let mut body = native.clone();
+    body.set_value("model", route.native.as_str());
+    let path = client.chat_path(&route.native, stream).map_err(Failure::client)?;
+    let response = client.post(&path, body.to_vec(), stream, Some(headers)).await?;
+    if stream {
+        let first_byte = state.config.timeouts.first_byte;
+        return match tokio::time::timeout(first_byte, Peeked::read(response, Dialect::Anthropic, &route.provider)).await
+        {
+            Ok(peeked) => Ok(Answer::Stream { peeked: peeked? }),
+            Err(_) => Err(ProviderError::Timeout { provider: route.provider.clone() }.into()),
+        };
+    }
+    let upstream_headers = passthrough_headers(response.headers());
+    let body = client.read_body(response).await?;
+    let answer = anthropic::decode::response(&body).map_err(Failure::invalid_answer)?;
+    let finish_reason = Some(answer.finish_reason.as_openai().to_owned());
+    let metered = Metered::from_counts(Some(answer.usage), 0, 0, route.pricing.as_ref(), finish_reason);
+    Ok(Answer::Whole { body, metered, headers: upstream_headers })
+}
+
+/// The body's `model`, if it names one (it may be left out when `models` is given).
+fn model_of<'a>(raw: &'a RawObject<'_>) -> Result<Option<String>, ApiError> {
+    match raw.get("model") {
+        None => Ok(None),
+        Some(value) => serde_json::from_str::<Option<String>>(value.get())
+            .map_err(|_| ApiError::bad_request("'model' must be a string")),
+    }
 }
 
 /// Upstream headers worth passing back on the native surface: the content type, the request id

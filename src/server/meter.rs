@@ -16,7 +16,7 @@ use crate::dialect::openai::stream::Metered;
 use crate::error::ApiError;
 use crate::keys::admission::Reservation;
 use crate::llm::Event;
-use crate::routing::Route;
+use crate::routing::{Plan, Route};
 use crate::state::AppState;
 use crate::usage::{GenerationRecord, Pricing, Usage, estimate_tokens};
 
@@ -48,6 +48,37 @@ pub fn admit_request(
         .with_retry_after(Some(5)));
     }
     crate::keys::admission::admit(key, route, now, state.config.allow_unpriced_models, estimate_nano)
+}
+
+/// Admission for a request with a plan: candidates the key may not use are dropped (so a
+/// fallback never reaches a provider or model the key may not use; when none is left, the
+/// first refusal is the answer), and the worst case of the remaining candidates is reserved.
+pub fn admit_plan(
+    state: &AppState,
+    key: &std::sync::Arc<crate::keys::CachedKey>,
+    plan: &mut Plan,
+    now: DateTime<Utc>,
+    estimate: impl Fn(&Route) -> i64,
+) -> Result<Reservation, ApiError> {
+    let allow_unpriced = state.config.allow_unpriced_models;
+    let mut refused = None;
+    plan.candidates.retain(|route| match crate::keys::admission::permitted(key, route, allow_unpriced) {
+        Ok(()) => true,
+        Err(err) => {
+            refused.get_or_insert(err);
+            false
+        }
+    });
+    if let Some(err) = refused.filter(|_| plan.candidates.is_empty()) {
+        return Err(err);
+    }
+    let worst = plan.candidates.iter().map(estimate).max().unwrap_or(0);
+    admit_request(state, key, plan.first(), now, worst)
+}
+
+/// When a request that arrived at `arrived` must be over, retries and streaming included.
+pub fn deadline(state: &AppState, arrived: std::time::Instant) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(arrived) + state.config.timeouts.total
 }
 
 /// How a request ended.

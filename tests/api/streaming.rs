@@ -218,7 +218,8 @@ async fn failures_before_the_first_byte_are_http_errors() {
     let rejected = send("openai/fault-400").await.unwrap();
     assert_eq!(rejected.headers()["content-type"], "application/json");
     assert_error(rejected, 400, "invalid_request_error", "mock: this request was rejected").await;
-    assert_eq!(h.upstream_calls(), 3);
+    // The 500 was retried twice; the 429 (Retry-After 7 s) and the 400 were not.
+    assert_eq!(h.upstream_calls(), 5);
 }
 
 #[tokio::test]

@@ -188,6 +188,15 @@ impl<'a> ChatRequest<'a> {
     pub fn wants_usage_chunk(&self) -> bool {
         self.include_usage != Some(false)
     }
+
+    /// OpenRouter's routing fields (`models`, `route`, `provider`), for the request's plan.
+    pub fn routing(&self) -> crate::routing::RoutingFields<'_> {
+        crate::routing::RoutingFields {
+            models: self.body.get("models"),
+            route: self.body.get("route"),
+            provider: self.body.get("provider"),
+        }
+    }
 }
 
 #[derive(Deserialize)]
