@@ -97,7 +97,8 @@ impl App {
             routing::Resilience::new(config.retry, config.breaker, config.providers.iter().map(|p| p.id.as_str()));
         let configured_key = config.management_key.as_ref().map(|Secret(key)| KeyHash::of(key));
         let fetcher = fetch::Fetcher::new(config.fetch.clone());
-        let state = AppState::new(Inner { config, keys, store, providers, resilience, ledger, clock, configured_key, fetcher });
+        let state =
+            AppState::new(Inner { config, keys, store, providers, resilience, ledger, clock, configured_key, fetcher });
         Ok(Self { state, bootstrap_key, mock_addr, ledger_task })
     }
 

@@ -22,6 +22,10 @@
 //! * `fault-no-usage`: never reports usage
 //! * `fault-hang`: accepts the request and never answers
 //!
+//! On every API (see `faults.rs`): `fault-502`, `fault-flaky-<n>` (the first n requests get
+//! 503), `fault-slow-<ms>` (slow first byte), `fault-silent` (a stream that goes quiet after its
+//! first event) and `fault-endless` (a stream that never ends).
+//!
 //! Anthropic fault modes (same words, in the model of a `/v1/messages` request): `fault-500` (500
 //! `api_error`), `fault-529` (529 `overloaded_error`), `fault-429` (429 `rate_limit_error`,
 //! `retry-after: 7`), `fault-400` / `fault-401` (`invalid_request_error` / `authentication_error`),
@@ -38,6 +42,7 @@
 //! `fault-no-usage` (no `usageMetadata`), `fault-hang`.
 
 pub mod anthropic;
+mod faults;
 pub mod gemini;
 mod openai;
 
@@ -122,6 +127,8 @@ pub struct StreamLog {
 struct Logs {
     requests: Vec<Recorded>,
     streams: Vec<StreamLog>,
+    /// Requests seen per `fault-flaky-<n>` model.
+    flaky: std::collections::HashMap<String, usize>,
 }
 
 /// Shared between the mock's handlers and its owner.
@@ -292,6 +299,7 @@ fn router(state: Arc<MockState>) -> Router {
         .merge(anthropic::routes())
         .merge(gemini::routes())
         .route("/v1/models", get(models))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::apply))
         .with_state(state)
 }
 

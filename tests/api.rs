@@ -16,5 +16,7 @@ mod generation;
 mod keys;
 #[path = "api/matrix.rs"]
 mod matrix;
+#[path = "api/resilience.rs"]
+mod resilience;
 #[path = "api/streaming.rs"]
 mod streaming;

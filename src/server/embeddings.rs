@@ -50,8 +50,17 @@ pub async fn embeddings(
     };
     let kind = client.kind();
     let id = new_generation_id(now);
-    let mut meter =
-        Meter::new(state.clone(), reservation, id.clone(), "embeddings", route, now, arrived, false, request.input_bytes);
+    let mut meter = Meter::new(
+        state.clone(),
+        reservation,
+        id.clone(),
+        "embeddings",
+        route,
+        now,
+        arrived,
+        false,
+        request.input_bytes,
+    );
     // Embeddings have no fallback list; the plan of one still gets retries and the breaker.
     let plan = Plan::single(meter.route.clone());
     let (route, body, path) = (&meter.route, &upstream_body, &path);
@@ -61,7 +70,12 @@ pub async fn embeddings(
         if kind != ProviderKind::OpenAi {
             return Ok(Answer::Gemini(upstream));
         }
-        let who = Identity { id: &id, model: &route.model, pricing: route.pricing.as_ref(), prompt_bytes: request.input_bytes };
+        let who = Identity {
+            id: &id,
+            model: &route.model,
+            pricing: route.pricing.as_ref(),
+            prompt_bytes: request.input_bytes,
+        };
         rewrite_embeddings(&upstream, who).map(Answer::OpenAi).map_err(Failure::invalid_answer)
     };
     let won = state.resilience.execute(&plan, deadline(&state, arrived), attempt).await;

@@ -82,7 +82,10 @@ impl Peeked {
                 Some(Ok(chunk)) => {
                     head.extend_from_slice(&chunk);
                     frames.push(&chunk, &mut scratch).map_err(|_| {
-                        Failure::invalid_answer(ApiError::new(ErrorKind::UpstreamFailed, "invalid stream from upstream"))
+                        Failure::invalid_answer(ApiError::new(
+                            ErrorKind::UpstreamFailed,
+                            "invalid stream from upstream",
+                        ))
                     })?;
                     if scratch.is_empty() {
                         continue;
@@ -150,7 +153,6 @@ impl StreamLimits {
             }
         }
     }
-
 }
 
 /// The upstream's SSE frames, decoded incrementally.
@@ -180,7 +182,12 @@ impl UpstreamEvents {
 
     /// Frames of a stream that was peeked at.
     pub fn resume(peeked: Peeked) -> Self {
-        Self { bytes: peeked.into_bytes(), decoder: SseDecoder::default(), ready: Default::default(), scratch: Vec::new() }
+        Self {
+            bytes: peeked.into_bytes(),
+            decoder: SseDecoder::default(),
+            ready: Default::default(),
+            scratch: Vec::new(),
+        }
     }
 
     /// The next frame; `Ok(None)` when the upstream closed the stream.
@@ -240,7 +247,7 @@ pub fn relay(
             match limits.wait(last_activity, upstream.next_frame()).await {
                 Waited::KeepAlive => yield Ok(Bytes::from_static(sse::KEEP_ALIVE_COMMENT)),
                 Waited::Expired(err) => {
-                    yield Ok(stream.source.error_chunk(&err));
+                    yield Ok(stream.source.abort(&err));
                     stream.finish(200);
                     return;
                 }
@@ -256,7 +263,7 @@ pub fn relay(
                 }
                 Waited::Got(Err(UpstreamBroken::Garbage)) => {
                     let err = ApiError::new(ErrorKind::UpstreamFailed, "invalid stream from upstream");
-                    yield Ok(stream.source.error_chunk(&err));
+                    yield Ok(stream.source.abort(&err));
                     stream.finish(200);
                     return;
                 }

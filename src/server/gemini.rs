@@ -93,7 +93,10 @@ async fn serve_post(
 /// An answer read up to the client's first byte.
 enum Answer {
     /// Google, whole: the upstream's bytes, decoded once for usage.
-    Whole { body: Bytes, metered: Metered },
+    Whole {
+        body: Bytes,
+        metered: Metered,
+    },
     /// Google, streamed: its first event read and checked.
     Stream(Peeked),
     Translated(TranslatedAnswer),
@@ -164,7 +167,8 @@ impl Call {
         let raw = RawObject::parse(&bytes).map_err(|e| {
             ApiError::bad_request(format!("request body is not valid JSON or 'contents' is not an array: {e}"))
         })?;
-        let fields = RoutingFields { models: raw.get("models"), route: raw.get("route"), provider: raw.get("provider") };
+        let fields =
+            RoutingFields { models: raw.get("models"), route: raw.get("route"), provider: raw.get("provider") };
         let mut plan = if fields.models.is_some() || fields.provider.is_some() || fields.route.is_some() {
             Plan::build(
                 Some(&self.route.model),

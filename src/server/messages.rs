@@ -107,9 +107,15 @@ fn route_of(state: &AppState, bytes: &[u8]) -> Result<Route, ApiError> {
 /// An answer read up to the client's first byte.
 enum Answer {
     /// Claude, whole: the upstream's bytes, decoded once for usage.
-    Whole { body: bytes::Bytes, metered: Metered, headers: HeaderMap },
+    Whole {
+        body: bytes::Bytes,
+        metered: Metered,
+        headers: HeaderMap,
+    },
     /// Claude, streamed: its first event read and checked.
-    Stream { peeked: Peeked },
+    Stream {
+        peeked: Peeked,
+    },
     Translated(TranslatedAnswer),
 }
 
@@ -123,8 +129,8 @@ async fn serve_messages(
     let arrived = Instant::now();
     let now = state.clock.now();
     let bytes = body::read(&headers, body).await?;
-    let raw = RawObject::parse(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+    let raw =
+        RawObject::parse(&bytes).map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
     let model = model_of(&raw)?;
     let head = validate_head(&bytes)?;
     let fields = RoutingFields { models: raw.get("models"), route: raw.get("route"), provider: raw.get("provider") };
@@ -136,7 +142,8 @@ async fn serve_messages(
     )?;
     let estimate = |route: &Route| worst_case(&state, route, bytes.len(), head.max_tokens);
     let reservation = admit_plan(&state, &key, &mut plan, now, estimate)?;
-    let translated = translate::prepare(&state, &plan, Dialect::Anthropic, || anthropic::decode::request(&bytes)).await?;
+    let translated =
+        translate::prepare(&state, &plan, Dialect::Anthropic, || anthropic::decode::request(&bytes)).await?;
     // Same format: the client's bytes with the native model id, routing fields taken out.
     let mut native = raw;
     for field in ["models", "route", "provider"] {
@@ -155,7 +162,8 @@ async fn serve_messages(
         bytes.len(),
     );
     let deadline = deadline(&state, arrived);
-    let (state_ref, plan_ref, translated_ref, native_ref, headers_ref) = (&state, &plan, &translated, &native, &headers);
+    let (state_ref, plan_ref, translated_ref, native_ref, headers_ref) =
+        (&state, &plan, &translated, &native, &headers);
     let stream = head.stream;
     let mut current = 0;
     let meter_ref = &mut meter;
@@ -232,7 +240,7 @@ async fn attempt(
 }
 
 /// The body's `model`, if it names one (it may be left out when `models` is given).
-fn model_of<'a>(raw: &'a RawObject<'_>) -> Result<Option<String>, ApiError> {
+fn model_of(raw: &RawObject<'_>) -> Result<Option<String>, ApiError> {
     match raw.get("model") {
         None => Ok(None),
         Some(value) => serde_json::from_str::<Option<String>>(value.get())

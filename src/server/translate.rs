@@ -55,7 +55,9 @@ pub async fn prepare(
     client: Dialect,
     decode: impl FnOnce() -> Result<llm::ChatRequest, ApiError>,
 ) -> Result<Option<llm::ChatRequest>, ApiError> {
-    let upstreams = || plan.candidates.iter().filter_map(|r| state.config.provider(&r.provider)).filter_map(|p| Dialect::of(p.kind));
+    let upstreams = || {
+        plan.candidates.iter().filter_map(|r| state.config.provider(&r.provider)).filter_map(|p| Dialect::of(p.kind))
+    };
     if !upstreams().any(|d| d != client) {
         return Ok(None);
     }
@@ -71,8 +73,9 @@ pub async fn send(state: &AppState, route: &Route, request: &llm::ChatRequest) -
     let client = state.providers.client(&route.provider)?;
     let upstream = Dialect::of(client.kind()).ok_or_else(|| ProviderError::Unsupported(route.provider.clone()))?;
     let max_output_tokens = state.config.catalog.find(&route.catalog_id).and_then(|m| m.max_completion_tokens);
-    let body =
-        upstream.encode_request(request, Target { model: &route.native, max_output_tokens }).map_err(Failure::client)?;
+    let body = upstream
+        .encode_request(request, Target { model: &route.native, max_output_tokens })
+        .map_err(Failure::client)?;
     let stream = request.stream;
     let path = client.chat_path(&route.native, stream).map_err(Failure::client)?;
     let first_byte_by = Instant::now() + state.config.timeouts.first_byte;
@@ -156,8 +159,12 @@ fn respond_whole(
     if hide_reasoning {
         answer.content.retain(|part| !matches!(part, llm::Part::Thinking { .. } | llm::Part::RedactedThinking { .. }));
     }
-    let who =
-        Identity { id: &meter.id, model: &meter.route.model, pricing: pricing.as_ref(), prompt_bytes: side.prompt_bytes };
+    let who = Identity {
+        id: &meter.id,
+        model: &meter.route.model,
+        pricing: pricing.as_ref(),
+        prompt_bytes: side.prompt_bytes,
+    };
     let body = side.dialect.encode_response(&answer, who);
     meter.answer(metered, body)
 }

@@ -219,6 +219,13 @@ impl StreamRewriter {
         error_chunk(&self.id, &self.model, self.created, err)
     }
 
+    /// The stream is given up on for `err` (idle, deadline, garbage): the final error chunk,
+    /// with the finish reason recorded as `error`.
+    pub fn abort(&mut self, err: &ApiError) -> Bytes {
+        self.finish_reason = Some("error".into());
+        self.error_chunk(err)
+    }
+
     fn fail(&mut self, err: ApiError) -> Step {
         self.finish_reason = Some("error".into());
         Step::Failed(self.error_chunk(&err), err)
