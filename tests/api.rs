@@ -16,5 +16,7 @@ mod generation;
 mod keys;
 #[path = "api/matrix.rs"]
 mod matrix;
+#[path = "api/rate_limits.rs"]
+mod rate_limits;
 #[path = "api/streaming.rs"]
 mod streaming;

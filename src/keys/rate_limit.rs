@@ -118,9 +118,11 @@ impl Refusal {
     /// succeeds) and the `X-RateLimit-*` values, `Reset` in Unix seconds.
     pub fn into_error(self, now_ms: i64) -> ApiError {
         let retry_after = u64::try_from((self.free_at_ms - now_ms).max(1)).unwrap_or(1).div_ceil(1000);
-        let unit = match self.exceeded {
-            Exceeded::Requests => "requests",
-            Exceeded::Tokens => "tokens",
+        let unit = match (self.exceeded, self.limit) {
+            (Exceeded::Requests, 1) => "request",
+            (Exceeded::Requests, _) => "requests",
+            (Exceeded::Tokens, 1) => "token",
+            (Exceeded::Tokens, _) => "tokens",
         };
         let headers =
             RateLimitHeaders { limit: self.limit, remaining: 0, reset: (self.free_at_ms + 999).div_euclid(1000) };
