@@ -78,8 +78,9 @@ fn take_rate_slot(key: &CachedKey, now: DateTime<Utc>) -> Result<(), ApiError> {
     admitted.map_err(|refusal| refusal.into_error(now_ms))
 }
 
-/// Checks allow-lists, budget and rate limit, and reserves `estimate_nano` (the request's worst-case cost)
-/// on keys with a limit. The error says which rule refused.
+/// Checks allow-lists, budget and rate limit, takes a rate slot on keys with a rate limit, and
+/// reserves `estimate_nano` (the request's worst-case cost) on keys with a spend limit. The
+/// error says which rule refused.
 pub fn admit(
     key: &Arc<CachedKey>,
     route: &Route,
