@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -90,6 +90,18 @@ impl ErrorKind {
     }
 }
 
+/// The `X-RateLimit-*` headers of a 429 the gateway's own per-key rate limit refused (ARouter
+/// documents them; an upstream's 429 does not carry them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    /// `X-RateLimit-Limit`: the limit that refused, per minute.
+    pub limit: u64,
+    /// `X-RateLimit-Remaining`.
+    pub remaining: u64,
+    /// `X-RateLimit-Reset`: Unix seconds at which the key is below its limit again.
+    pub reset: i64,
+}
+
 /// A failure to report to the client.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -97,11 +109,13 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     /// Seconds for a `Retry-After` header (429/503).
     pub retry_after: Option<u64>,
+    /// Set on a per-key rate limit refusal, for its `X-RateLimit-*` headers.
+    pub rate_limit: Option<RateLimitHeaders>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, message: message.into(), retry_after: None }
+        Self { kind, message: message.into(), retry_after: None, rate_limit: None }
     }
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
@@ -131,8 +145,38 @@ impl ApiError {
         self
     }
 
+    pub fn with_rate_limit(mut self, headers: RateLimitHeaders) -> Self {
+        self.rate_limit = Some(headers);
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.kind.status()
+    }
+
+    /// This error as an HTTP response with `body` (the surface's shape): status, `Retry-After`
+    /// and `X-RateLimit-*` headers, and the error itself in the extensions for the logging
+    /// middleware. Every surface renders through here, so all carry the same headers.
+    pub fn into_response_with(self, body: serde_json::Value) -> Response {
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        self.write_headers(response.headers_mut());
+        // Logged once, by the middleware in `server`, not here.
+        response.extensions_mut().insert(Arc::new(self));
+        response
+    }
+
+    fn write_headers(&self, headers: &mut HeaderMap) {
+        const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+        const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+        const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(rate) = self.rate_limit {
+            headers.insert(LIMIT, HeaderValue::from(rate.limit));
+            headers.insert(REMAINING, HeaderValue::from(rate.remaining));
+            headers.insert(RESET, HeaderValue::from(rate.reset));
+        }
     }
 
     /// The `{"error":{...}}` object, shared by HTTP bodies and mid-stream error chunks.
@@ -159,12 +203,8 @@ impl ApiError {
 
     /// This error as an HTTP response in Anthropic's shape.
     pub fn into_anthropic_response(self) -> Response {
-        let mut response = (self.status(), axum::Json(self.anthropic_body())).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response.extensions_mut().insert(Arc::new(self));
-        response
+        let body = self.anthropic_body();
+        self.into_response_with(body)
     }
 }
 
@@ -178,13 +218,8 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        // Logged once, by the middleware in `server`, not here.
-        response.extensions_mut().insert(Arc::new(self));
-        response
+        let body = self.body();
+        self.into_response_with(body)
     }
 }
 

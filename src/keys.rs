@@ -1,5 +1,6 @@
 //! API and management keys: generation and hashing (`secret`), per-period spend counters
-//! (`spend`), and the in-memory cache every request authenticates against (`cache`).
+//! (`spend`), per-minute rate limits (`rate_limit`), and the in-memory cache every request
+//! authenticates against (`cache`).
 //!
 //! Only a key's SHA-256 is ever stored; lookups are by that hash, so no secret comparison runs
 //! in a loop. The cache is loaded at start and updated by every write the gateway makes, so
@@ -8,12 +9,14 @@
 pub mod admission;
 pub mod cache;
 pub mod changes;
+pub mod rate_limit;
 pub mod secret;
 pub mod spend;
 
 use chrono::{DateTime, Utc};
 
 pub use cache::{CachedKey, KeyCache};
+pub use rate_limit::RateLimit;
 pub use secret::{KeyHash, KeyType};
 pub use spend::{LimitReset, Spend};
 
@@ -34,6 +37,8 @@ pub struct KeyRecord {
     pub allowed_providers: Option<Vec<String>>,
     /// Model ids this key may use; `None` is all.
     pub allowed_models: Option<Vec<String>>,
+    /// Requests (and optionally tokens) per minute; `None` is no rate limit.
+    pub rate_limit: Option<RateLimit>,
     pub created_at: DateTime<Utc>,
     pub updated_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,

@@ -16,6 +16,8 @@ mod generation;
 mod keys;
 #[path = "api/matrix.rs"]
 mod matrix;
+#[path = "api/rate_limits.rs"]
+mod rate_limits;
 #[path = "api/resilience.rs"]
 mod resilience;
 #[path = "api/streaming.rs"]

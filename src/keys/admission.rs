@@ -1,11 +1,14 @@
-//! Admission: may this key send this request? Allow-lists, unpriced models and the spend limit,
-//! and, for keys with a limit, a reservation of the request's worst-case cost.
+//! Admission: may this key send this request? Allow-lists, unpriced models, the spend limit and
+//! the rate limit, and, for keys with a spend limit, a reservation of the request's worst-case
+//! cost.
 //!
 //! The check and the reservation happen under the key's one lock, so concurrent requests see
 //! each other's reservations: a request is admitted while settled spend plus what requests in
 //! flight have reserved is below the limit. Each request's actual cost is at most its
 //! estimate, so the limit can be overshot by at most the estimate of the last request admitted.
-//! No I/O: everything is in the cached key.
+//! The rate limit is checked last, once everything else has passed (under the spend lock when
+//! there is one), so a request refused for any other reason takes no rate slot and a request
+//! refused for its rate holds no budget. No I/O: everything is in the cached key.
 
 use std::sync::Arc;
 
@@ -48,6 +51,15 @@ impl Reservation {
             spend.add(cost_nano, at);
         }
     }
+
+    /// Counts the tokens the request used against the key's tokens-per-minute limit, dated
+    /// `now` (when it settled: a long stream's tokens count from its end). Nothing to do for
+    /// keys without one.
+    pub fn count_tokens(&self, tokens: u64, now: DateTime<Utc>) {
+        if self.key.record.rate_limit.is_some_and(|limit| limit.tokens_per_minute.is_some()) {
+            self.key.rate.lock().expect("rate lock poisoned").add_tokens(tokens, now.timestamp_millis());
+        }
+    }
 }
 
 impl Drop for Reservation {
@@ -56,6 +68,14 @@ impl Drop for Reservation {
             self.key.spend.lock().expect("spend lock poisoned").release(self.nano);
         }
     }
+}
+
+/// Takes a request slot under the key's rate limit, if it has one.
+fn take_rate_slot(key: &CachedKey, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let Some(limit) = &key.record.rate_limit else { return Ok(()) };
+    let now_ms = now.timestamp_millis();
+    let admitted = key.rate.lock().expect("rate lock poisoned").admit(limit, now_ms);
+    admitted.map_err(|refusal| refusal.into_error(now_ms))
 }
 
 /// Whether the key's allow-lists cover `route`.
@@ -87,8 +107,9 @@ pub fn permitted(key: &CachedKey, route: &Route, allow_unpriced: bool) -> Result
     Ok(())
 }
 
-/// Checks allow-lists and budget, and reserves `estimate_nano` (the request's worst-case cost)
-/// on keys with a limit. The error says which rule refused.
+/// Checks allow-lists, budget and rate limit, takes a rate slot on keys with a rate limit, and
+/// reserves `estimate_nano` (the request's worst-case cost) on keys with a spend limit. The
+/// error says which rule refused.
 pub fn admit(
     key: &Arc<CachedKey>,
     route: &Route,
@@ -99,7 +120,10 @@ pub fn admit(
     let record: &KeyRecord = &key.record;
     allowed(record, route)?;
     let unreserved = || Ok(Reservation { key: key.clone(), nano: 0 });
-    let Some(limit) = record.limit_nano else { return unreserved() };
+    let Some(limit) = record.limit_nano else {
+        take_rate_slot(key, now)?;
+        return unreserved();
+    };
     if route.pricing.is_none() && !allow_unpriced {
         return Err(ApiError::forbidden(format!(
             "model '{}' has no price in the catalog, and this API key has a spend limit",
@@ -125,6 +149,7 @@ pub fn admit(
         )
         .with_retry_after(Some(1)));
     }
+    take_rate_slot(key, now)?;
     spend.hold(estimate_nano);
     drop(spend);
     Ok(Reservation { key: key.clone(), nano: estimate_nano })

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use super::rate_limit::RateWindow;
 use super::spend::SpendView;
 use super::{KeyHash, KeyRecord, KeyType, Spend};
 
@@ -16,6 +17,9 @@ pub struct CachedKey {
     /// Shared between the old and new `CachedKey` across a patch, so spend settled by a
     /// request that started before the patch is not lost.
     pub spend: Arc<Mutex<Spend>>,
+    /// The last minute's requests and tokens, shared across a patch like `spend`, so a changed
+    /// rate limit applies to the traffic already seen.
+    pub rate: Arc<Mutex<RateWindow>>,
 }
 
 impl CachedKey {
@@ -45,16 +49,17 @@ impl KeyCache {
 
     /// Adds a key with the spend already recorded for it.
     pub fn insert(&self, record: KeyRecord, spend: Spend) -> Arc<CachedKey> {
-        let key = Arc::new(CachedKey { record, spend: Arc::new(Mutex::new(spend)) });
+        let key = Arc::new(CachedKey { record, spend: Arc::new(Mutex::new(spend)), rate: Arc::default() });
         self.keys.write().expect("key cache poisoned").insert(key.record.hash, key.clone());
         key
     }
 
-    /// Swaps in a new configuration for an existing key, keeping its spend.
+    /// Swaps in a new configuration for an existing key, keeping its spend and rate window.
     pub fn replace_record(&self, record: KeyRecord) -> Option<Arc<CachedKey>> {
         let mut keys = self.keys.write().expect("key cache poisoned");
-        let spend = keys.get(&record.hash)?.spend.clone();
-        let key = Arc::new(CachedKey { record, spend });
+        let old = keys.get(&record.hash)?;
+        let (spend, rate) = (old.spend.clone(), old.rate.clone());
+        let key = Arc::new(CachedKey { record, spend, rate });
         keys.insert(key.record.hash, key.clone());
         Some(key)
     }

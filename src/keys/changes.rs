@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::spend::usd_to_nano;
-use super::{KeyRecord, LimitReset};
+use super::{KeyRecord, LimitReset, RateLimit};
 use crate::error::ApiError;
 
 /// Fields a client may send. `include_byok_in_limit` and `workspace_id` are OpenRouter's; they
@@ -18,6 +18,7 @@ const FIELDS: &[&str] = &[
     "limit_reset",
     "allowed_providers",
     "allowed_models",
+    "rate_limit",
     "expires_at",
     "creator_user_id",
     "include_byok_in_limit",
@@ -36,6 +37,7 @@ pub struct KeyChanges {
     pub limit_reset: Option<Option<LimitReset>>,
     pub allowed_providers: Option<Option<Vec<String>>>,
     pub allowed_models: Option<Option<Vec<String>>>,
+    pub rate_limit: Option<Option<RateLimit>>,
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub creator_user_id: Option<Option<String>>,
 }
@@ -121,6 +123,7 @@ impl KeyChanges {
                     })?);
                 }
                 "allowed_models" => changes.allowed_models = Some(nullable(value, |v| string_list(field, v))?),
+                "rate_limit" => changes.rate_limit = Some(nullable(value, RateLimit::parse)?),
                 "expires_at" => changes.expires_at = Some(nullable(value, |v| expiry(v, now))?),
                 "creator_user_id" => {
                     changes.creator_user_id = Some(nullable(value, |v| {
@@ -157,6 +160,9 @@ impl KeyChanges {
         }
         if let Some(v) = self.allowed_models {
             record.allowed_models = v
+        }
+        if let Some(v) = self.rate_limit {
+            record.rate_limit = v
         }
         if let Some(v) = self.expires_at {
             record.expires_at = v

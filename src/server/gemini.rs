@@ -45,12 +45,8 @@ pub struct GeminiQuery {
 
 /// An error in Google's shape.
 pub fn error_response(err: ApiError) -> Response {
-    let mut response = (err.status(), axum::Json(gemini::error_body(&err))).into_response();
-    if let Some(seconds) = err.retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response.extensions_mut().insert(Arc::new(err));
-    response
+    let body = gemini::error_body(&err);
+    err.into_response_with(body)
 }
 
 pub async fn model_post(

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::clock::format_time;
 use crate::keys::spend::nano_to_usd;
-use crate::keys::{CachedKey, KeyType};
+use crate::keys::{CachedKey, KeyType, RateLimit};
 
 fn usd(nano: Option<i64>) -> Value {
     nano.map_or(Value::Null, |n| nano_to_usd(n).into())
@@ -28,6 +28,7 @@ pub fn key_object(key: &CachedKey, now: DateTime<Utc>) -> Value {
         "include_byok_in_limit": false,
         "allowed_providers": r.allowed_providers,
         "allowed_models": r.allowed_models,
+        "rate_limit": r.rate_limit.map(RateLimit::to_json),
         "usage": nano_to_usd(spend.total),
         "usage_daily": nano_to_usd(spend.daily),
         "usage_weekly": nano_to_usd(spend.weekly),
@@ -59,10 +60,32 @@ pub fn current_key_object(key: &CachedKey, now: DateTime<Utc>) -> Value {
         "organization_id": Value::Null,
         "workspace_id": Value::Null,
         "free_model_daily_requests": { "limit": -1, "remaining": -1, "used": 0 },
-        "rate_limit": { "requests": -1, "interval": "10s", "note": "This field is deprecated and safe to ignore." },
+        "rate_limit": current_rate_limit(key.record.rate_limit),
     });
     if let (Value::Object(object), Value::Object(extra)) = (&mut object, extra) {
         object.extend(extra);
     }
     object
+}
+
+/// `rate_limit` on the current-key endpoint: OpenRouter's deprecated `{requests, interval,
+/// note}` (its SDKs require the three fields), with this key's limit in the shape the management
+/// API uses alongside, so both kinds of client read it.
+fn current_rate_limit(limit: Option<RateLimit>) -> Value {
+    match limit {
+        None => json!({
+            "requests": -1,
+            "interval": "10s",
+            "note": "This field is deprecated and safe to ignore.",
+            "requests_per_minute": Value::Null,
+            "tokens_per_minute": Value::Null,
+        }),
+        Some(limit) => json!({
+            "requests": limit.requests_per_minute,
+            "interval": "1m",
+            "note": "Deprecated OpenRouter shape; requests_per_minute and tokens_per_minute are this key's limits.",
+            "requests_per_minute": limit.requests_per_minute,
+            "tokens_per_minute": limit.tokens_per_minute,
+        }),
+    }
 }

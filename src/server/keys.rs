@@ -61,6 +61,7 @@ pub async fn create_key(
         limit_reset: None,
         allowed_providers: None,
         allowed_models: None,
+        rate_limit: None,
         created_at: now,
         updated_at: None,
         expires_at: None,

@@ -175,6 +175,7 @@ impl Meter {
         }
         let Outcome { status, metered, cancelled } = outcome;
         self.reservation.settle(metered.cost_nano, self.created_at);
+        self.reservation.count_tokens(metered.usage.total_tokens(), self.state.clock.now());
         self.state.ledger.record(GenerationRecord {
             id: std::mem::take(&mut self.id),
             key_hash: self.reservation.key().record.hash,

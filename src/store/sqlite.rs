@@ -9,7 +9,7 @@ use sqlx::{QueryBuilder, Row, SqlitePool};
 
 use super::StoreError;
 use crate::keys::spend::SpendView;
-use crate::keys::{KeyHash, KeyRecord, KeyType, LimitReset};
+use crate::keys::{KeyHash, KeyRecord, KeyType, LimitReset, RateLimit};
 use crate::usage::{GenerationRecord, Usage};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -36,6 +36,12 @@ fn json_list(list: &Option<Vec<String>>) -> Option<String> {
     list.as_ref().map(|l| serde_json::to_string(l).expect("string list serialises"))
 }
 
+/// The `rate_limit_rpm` and `rate_limit_tpm` columns of a key.
+fn rate_columns(limit: Option<RateLimit>) -> (Option<i64>, Option<i64>) {
+    let tpm = limit.and_then(|l| l.tokens_per_minute).map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+    (limit.map(|l| i64::from(l.requests_per_minute)), tpm)
+}
+
 fn parse_list(raw: Option<String>) -> Result<Option<Vec<String>>, StoreError> {
     raw.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))).transpose()
 }
@@ -55,10 +61,12 @@ impl SqliteStore {
     }
 
     pub async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
+        let (rpm, tpm) = rate_columns(k.rate_limit);
         sqlx::query(
             "INSERT INTO api_keys (hash, name, label, key_type, disabled, limit_nano, limit_reset,
-                allowed_providers, allowed_models, creator_user_id, created_at, updated_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                allowed_providers, allowed_models, creator_user_id, created_at, updated_at, expires_at,
+                rate_limit_rpm, rate_limit_tpm)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(k.hash.to_hex())
         .bind(&k.name)
@@ -73,15 +81,19 @@ impl SqliteStore {
         .bind(ms(k.created_at))
         .bind(k.updated_at.map(ms))
         .bind(k.expires_at.map(ms))
+        .bind(rpm)
+        .bind(tpm)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     pub async fn update_key(&self, k: &KeyRecord) -> Result<bool, StoreError> {
+        let (rpm, tpm) = rate_columns(k.rate_limit);
         let done = sqlx::query(
             "UPDATE api_keys SET name = ?, disabled = ?, limit_nano = ?, limit_reset = ?,
-                allowed_providers = ?, allowed_models = ?, creator_user_id = ?, updated_at = ?, expires_at = ?
+                allowed_providers = ?, allowed_models = ?, creator_user_id = ?, updated_at = ?, expires_at = ?,
+                rate_limit_rpm = ?, rate_limit_tpm = ?
              WHERE hash = ? AND deleted_at IS NULL",
         )
         .bind(&k.name)
@@ -93,6 +105,8 @@ impl SqliteStore {
         .bind(&k.creator_user_id)
         .bind(k.updated_at.map(ms))
         .bind(k.expires_at.map(ms))
+        .bind(rpm)
+        .bind(tpm)
         .bind(k.hash.to_hex())
         .execute(&self.pool)
         .await?;
@@ -111,7 +125,7 @@ impl SqliteStore {
     pub async fn load_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT hash, name, label, key_type, disabled, limit_nano, limit_reset, allowed_providers,
-                allowed_models, creator_user_id, created_at, updated_at, expires_at
+                allowed_models, creator_user_id, created_at, updated_at, expires_at, rate_limit_rpm, rate_limit_tpm
              FROM api_keys WHERE deleted_at IS NULL",
         )
         .fetch_all(&self.pool)
@@ -134,6 +148,8 @@ impl SqliteStore {
                         .transpose()?,
                     allowed_providers: parse_list(row.try_get("allowed_providers")?)?,
                     allowed_models: parse_list(row.try_get("allowed_models")?)?,
+                    rate_limit: RateLimit::from_columns(row.try_get("rate_limit_rpm")?, row.try_get("rate_limit_tpm")?)
+                        .map_err(StoreError::Corrupt)?,
                     creator_user_id: row.try_get("creator_user_id")?,
                     created_at: from_ms(row.try_get("created_at")?)?,
                     updated_at: row.try_get::<Option<i64>, _>("updated_at")?.map(from_ms).transpose()?,
