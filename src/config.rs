@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Serve against the built-in mock upstreams instead of the real providers (offline demo).
     #[arg(long, env = "AROUTER_MOCK_UPSTREAMS")]
     pub mock_upstreams: bool,
+    /// Seconds that in-flight requests and streams get to finish after SIGTERM/Ctrl-C before
+    /// they are cut (overrides `[timeouts] drain_secs`; default 30).
+    #[arg(long, env = "AROUTER_DRAIN_TIMEOUT_SECS")]
+    pub drain_timeout_secs: Option<u64>,
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
     pub openai_api_key: Option<String>,
     #[arg(long, env = "OPENAI_BASE_URL")]
@@ -108,6 +112,8 @@ pub struct RawTimeouts {
     pub connect_secs: Option<u64>,
     /// Longest wait for an upstream's response headers (or first byte of a stream).
     pub first_byte_secs: Option<u64>,
+    /// How long a shutdown waits for in-flight requests and streams before cutting them.
+    pub drain_secs: Option<u64>,
 }
 
 /// A secret string whose `Debug` is redacted.
@@ -139,6 +145,9 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// Upstream silence after which a stream gets a keep-alive (15 s, as DESIGN §3 says).
     pub keep_alive: Duration,
+    /// On shutdown, how long in-flight requests and streams may run before they are cut (and
+    /// charged for what they produced), so one endless stream cannot pin the process.
+    pub drain: Duration,
 }
 
 impl Default for Timeouts {
@@ -148,6 +157,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(10),
             first_byte: Duration::from_secs(600),
             keep_alive: Duration::from_secs(15),
+            drain: Duration::from_secs(30),
         }
     }
 }
@@ -268,6 +278,7 @@ impl RawConfig {
                 connect: self.timeouts.connect_secs.map_or(defaults.connect, Duration::from_secs),
                 first_byte: self.timeouts.first_byte_secs.map_or(defaults.first_byte, Duration::from_secs),
                 keep_alive: defaults.keep_alive,
+                drain: args.drain_timeout_secs.or(self.timeouts.drain_secs).map_or(defaults.drain, Duration::from_secs),
             },
             fetch: crate::fetch::FetchPolicy::default(),
             ledger_backlog_limit: crate::usage::ledger::DEFAULT_BACKLOG_LIMIT,
@@ -321,6 +332,9 @@ mod tests {
         assert_eq!(tune.native, "ft:gpt-4.1-mini:acme::abc123");
         assert_eq!(tune.pricing.unwrap().prompt, 800_000_000);
         assert_eq!(config.timeouts.first_byte, Duration::from_secs(600));
+        assert_eq!(config.timeouts.drain, Duration::from_secs(30));
+        let flag = ServeArgs::parse_from_env_free(&["serve", "--drain-timeout-secs", "3"]);
+        assert_eq!(RawConfig::from_file(path).unwrap().resolve(&flag).unwrap().timeouts.drain, Duration::from_secs(3));
     }
 
     #[test]
