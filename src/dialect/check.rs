@@ -51,12 +51,14 @@ pub fn chosen_tool_is_declared<'a>(
 ) -> Result<(), ApiError> {
     let Some(name) = chosen else { return Ok(()) };
     if !any_tools {
-        return Err(ApiError::bad_request(format!("'tool_choice' names the tool '{name}' but 'tools' is empty")));
+        return Err(ApiError::bad_request(format!(
+            "'tool_choice' must not force the tool '{name}' when 'tools' is empty"
+        )));
     }
     if declared.any(|declared| declared == name) {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!("'tool_choice' names the tool '{name}', which is not in 'tools'")))
+        Err(ApiError::bad_request(format!("'tool_choice' must name a tool in 'tools'; '{name}' is not there")))
     }
 }
 
@@ -137,7 +139,7 @@ mod tests {
         assert!(anthropic(r#"{"temperature":1.5}"#).unwrap_err().contains("between 0 and 1"));
         assert!(anthropic(r#"{"tools":"x"}"#).unwrap_err().contains("'tools'"));
         let missing = anthropic(r#"{"tools":[{"name":"a"}],"tool_choice":{"type":"tool","name":"b"}}"#).unwrap_err();
-        assert!(missing.contains("'b'") && missing.contains("not in 'tools'"), "{missing}");
+        assert!(missing.contains("'b' is not there"), "{missing}");
         assert!(anthropic(r#"{"tool_choice":{"type":"tool","name":"b"}}"#).unwrap_err().contains("'tools' is empty"));
     }
 
