@@ -25,9 +25,10 @@ async fn main() -> std::process::ExitCode {
 
 /// Crates below the gateway that log connection targets (upstream hosts), URLs (Gemini's
 /// `?key=`) or raw headers (keys) at debug/trace. They are capped at `info` whatever `RUST_LOG`
-/// says, so no level can put a secret or an upstream host in the log.
+/// says, so no level can put a secret or an upstream host in the log. (`axum::serve` logs peer
+/// addresses; in `--mock-upstreams` mode that names the mock's connections.)
 const CAPPED_CRATES: &[&str] =
-    &["hyper", "hyper_util", "reqwest", "h2", "rustls", "tokio_rustls", "sqlx", "tower_http"];
+    &["hyper", "hyper_util", "reqwest", "h2", "rustls", "tokio_rustls", "sqlx", "tower_http", "axum::serve"];
 
 /// `RUST_LOG` (default `info`) with the `CAPPED_CRATES` directives appended; a directive for the
 /// same target that comes later wins, so these always apply.
