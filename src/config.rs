@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Serve against the built-in mock upstreams instead of the real providers (offline demo).
     #[arg(long, env = "AROUTER_MOCK_UPSTREAMS")]
     pub mock_upstreams: bool,
+    /// Seconds that in-flight requests and streams get to finish after SIGTERM/Ctrl-C before
+    /// they are cut (overrides `[timeouts] drain_secs`; default 30).
+    #[arg(long, env = "AROUTER_DRAIN_TIMEOUT_SECS")]
+    pub drain_timeout_secs: Option<u64>,
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
     pub openai_api_key: Option<String>,
     #[arg(long, env = "OPENAI_BASE_URL")]
@@ -133,6 +137,8 @@ pub struct RawTimeouts {
     pub idle_secs: Option<u64>,
     /// Longest a request may take in all, retries and streaming included.
     pub total_secs: Option<u64>,
+    /// How long a shutdown waits for in-flight requests and streams before cutting them.
+    pub drain_secs: Option<u64>,
 }
 
 /// A secret string whose `Debug` is redacted.
@@ -169,6 +175,9 @@ pub struct Timeouts {
     pub idle: Duration,
     /// A request's whole life: attempts, backoff and, for streams, the stream itself.
     pub total: Duration,
+    /// On shutdown, how long in-flight requests and streams may run before they are cut (and
+    /// charged for what they produced), so one endless stream cannot pin the process.
+    pub drain: Duration,
 }
 
 impl Default for Timeouts {
@@ -180,6 +189,7 @@ impl Default for Timeouts {
             keep_alive: Duration::from_secs(15),
             idle: Duration::from_secs(300),
             total: Duration::from_secs(1800),
+            drain: Duration::from_secs(30),
         }
     }
 }
@@ -311,6 +321,7 @@ impl RawConfig {
                 keep_alive: defaults.keep_alive,
                 idle: self.timeouts.idle_secs.map_or(defaults.idle, Duration::from_secs),
                 total: self.timeouts.total_secs.map_or(defaults.total, Duration::from_secs),
+                drain: args.drain_timeout_secs.or(self.timeouts.drain_secs).map_or(defaults.drain, Duration::from_secs),
             },
             retry: self.routing.retry_policy()?,
             breaker: self.routing.breaker_policy()?,
@@ -401,6 +412,9 @@ mod tests {
         assert_eq!(tune.native, "ft:gpt-4.1-mini:acme::abc123");
         assert_eq!(tune.pricing.unwrap().prompt, 800_000_000);
         assert_eq!(config.timeouts.first_byte, Duration::from_secs(600));
+        assert_eq!(config.timeouts.drain, Duration::from_secs(30));
+        let flag = ServeArgs::parse_from_env_free(&["serve", "--drain-timeout-secs", "3"]);
+        assert_eq!(RawConfig::from_file(path).unwrap().resolve(&flag).unwrap().timeouts.drain, Duration::from_secs(3));
     }
 
     #[test]

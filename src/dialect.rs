@@ -4,11 +4,13 @@
 //! * `raw`: a JSON object whose member values stay the client's (or upstream's) exact bytes,
 //!   for same-format forwarding with a few members rewritten.
 //! * `openai`: Chat Completions and embeddings.
+//! * `check`: the checks a forwarded-as-is body gets, so the upstream never sees what it would refuse.
 //!
 //! Each format that joins the translation hub has `decode` (native → `llm`) and `encode`
 //! (`llm` → native) modules, for requests, responses and streams.
 
 pub mod anthropic;
+pub mod check;
 pub mod embeddings;
 pub mod gemini;
 pub mod hub;

@@ -102,24 +102,19 @@ impl App {
         Ok(Self { state, bootstrap_key, mock_addr, ledger_task })
     }
 
-    /// Serves until `shutdown` resolves, lets in-flight requests and streams finish, then
-    /// flushes the ledger.
+    /// Serves until `shutdown` resolves, stops accepting, lets in-flight requests and streams
+    /// finish for up to the drain timeout (`[timeouts] drain_secs`), cuts the rest, then
+    /// flushes the ledger (cut streams included: their meters record on drop).
     pub async fn run(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(%err, "could not set TCP_NODELAY");
-            }
-        });
-        let app = server::router(self.state.clone());
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let drain = self.state.config.timeouts.drain;
+        server::listen::serve(listener, server::router(self.state.clone()), shutdown, drain).await;
         drop(self.state);
         self.ledger_task.finish().await;
-        served.map_err(StartError::Io)
+        Ok(())
     }
 }
 

@@ -6,10 +6,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).init();
     let result = match Cli::parse().command {
         Command::Serve(args) => match args.load() {
             Ok(config) => run_gateway(config).await,
@@ -24,6 +21,23 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Crates below the gateway that log connection targets (upstream hosts), URLs (Gemini's
+/// `?key=`) or raw headers (keys) at debug/trace. They are capped at `info` whatever `RUST_LOG`
+/// says, so no level can put a secret or an upstream host in the log. (`axum::serve` logs peer
+/// addresses; in `--mock-upstreams` mode that names the mock's connections.)
+const CAPPED_CRATES: &[&str] =
+    &["hyper", "hyper_util", "reqwest", "h2", "rustls", "tokio_rustls", "sqlx", "tower_http", "axum::serve"];
+
+/// `RUST_LOG` (default `info`) with the `CAPPED_CRATES` directives appended; a directive for the
+/// same target that comes later wins, so these always apply.
+fn log_filter() -> EnvFilter {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for krate in CAPPED_CRATES {
+        filter = filter.add_directive(format!("{krate}=info").parse().expect("valid directive"));
+    }
+    filter
 }
 
 async fn run_gateway(config: arouter::config::Config) -> Result<(), String> {

@@ -10,6 +10,7 @@ mod gemini;
 mod generation;
 mod key_json;
 mod keys;
+pub mod listen;
 mod messages;
 mod meter;
 mod models;

@@ -37,7 +37,9 @@ pub struct SseDecoder {
 impl SseDecoder {
     /// Feeds bytes; complete frames are appended to `out`.
     pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<SseFrame>) -> Result<(), SseError> {
-        if self.skip_lf {
+        // An empty chunk between a `\r` and its `\n` must not forget the `\r` (found by
+        // `tests/fuzz.rs`: the `\n` then ended an extra, empty line and dispatched early).
+        if self.skip_lf && !bytes.is_empty() {
             self.skip_lf = false;
             if let [b'\n', rest @ ..] = bytes {
                 bytes = rest;
@@ -131,6 +133,19 @@ mod tests {
             dec.push(chunk, &mut out).unwrap();
         }
         out
+    }
+
+    /// Regression (found by `tests/fuzz.rs`): an empty read between `\r` and `\n`.
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_changes_nothing() {
+        let mut dec = SseDecoder::default();
+        let mut out = Vec::new();
+        for chunk in [&b"data: x\r"[..], b"", b"\n"] {
+            dec.push(chunk, &mut out).unwrap();
+        }
+        assert!(out.is_empty(), "the \\r\\n is one line end, not two: {out:?}");
+        dec.push(b"\r\n", &mut out).unwrap();
+        assert_eq!(out, vec![SseFrame { event: None, data: "x".into() }]);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 #[path = "api/anthropic.rs"]
 mod anthropic;
+#[path = "api/bad_input.rs"]
+mod bad_input;
 #[path = "api/budgets.rs"]
 mod budgets;
 #[path = "api/chat.rs"]

@@ -14,8 +14,18 @@ fn too_large() -> ApiError {
     )
 }
 
-/// The whole body, or 413 past the cap.
+/// The whole body, or 413 past the cap, or 400 when it is not UTF-8. Every body the gateway
+/// takes is JSON, which is UTF-8; checking once here means a member the parsers skip (and
+/// forward untouched) cannot carry invalid bytes to an upstream.
 pub async fn read(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let bytes = read_capped(headers, body).await?;
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(ApiError::bad_request("request body is not valid JSON: it is not UTF-8"));
+    }
+    Ok(bytes)
+}
+
+async fn read_capped(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());

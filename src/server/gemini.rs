@@ -151,7 +151,10 @@ fn check_contents(bytes: &[u8]) -> Result<(), ApiError> {
     match head.contents {
         None => Err(ApiError::bad_request("'contents' is required")),
         Some(c) if c.is_empty() => Err(ApiError::bad_request("'contents' must not be empty")),
-        Some(_) => Ok(()),
+        Some(_) => {
+            let body = RawObject::parse(bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            crate::dialect::check::gemini_generate(&body)
+        }
     }
 }
 
@@ -252,6 +255,9 @@ impl Call {
         if raw.get("contents").is_none() && raw.get("generateContentRequest").is_none() {
             return Err(ApiError::bad_request("'contents' is required"));
         }
+        if raw.get("contents").is_some_and(|c| !c.get().starts_with('[')) {
+            return Err(ApiError::bad_request("'contents' must be an array of contents"));
+        }
         admit(&self.key, &self.route, self.state.clock.now(), true, 0)?;
         let client = self.state.providers.client(&self.route.provider)?;
         if client.kind() == ProviderKind::Gemini {
@@ -277,22 +283,28 @@ impl Call {
                 self.route.model
             )));
         }
-        let mut value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+        // A map, not a `Value`: indexing a non-object `Value` mutably would panic.
+        let mut value: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("request body is not a valid JSON object: {e}")))?;
         let native = format!("models/{}", self.route.native);
         match method {
             "batchEmbedContents" => {
-                let requests = value["requests"]
-                    .as_array_mut()
+                let requests = value
+                    .get_mut("requests")
+                    .and_then(Value::as_array_mut)
                     .filter(|r| !r.is_empty())
                     .ok_or_else(|| ApiError::bad_request("'requests' must be a non-empty array"))?;
-                for request in requests {
-                    request["model"] = native.clone().into();
+                for (i, request) in requests.iter_mut().enumerate() {
+                    // Indexing a non-object `Value` mutably panics; refuse it instead.
+                    let request = request.as_object_mut().filter(|r| r.contains_key("content")).ok_or_else(|| {
+                        ApiError::bad_request(format!("'requests[{i}]' must be an object with a 'content'"))
+                    })?;
+                    request.insert("model".into(), native.clone().into());
                 }
             }
             _ => {
-                if value.get("content").is_none() {
-                    return Err(ApiError::bad_request("'content' is required"));
+                if !value.get("content").is_some_and(Value::is_object) {
+                    return Err(ApiError::bad_request("'content' is required and must be an object with 'parts'"));
                 }
             }
         }

@@ -93,6 +93,8 @@ fn validate_head(bytes: &[u8]) -> Result<Checked, ApiError> {
         Some(serde_json::Value::Bool(b)) => b,
         Some(_) => return Err(ApiError::bad_request("'stream' must be a boolean")),
     };
+    let body = RawObject::parse(bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    crate::dialect::check::anthropic_messages(&body)?;
     Ok(Checked { stream, max_tokens: Some(max_tokens) })
 }
 

@@ -106,6 +106,46 @@ fn validate_messages(raw: Option<&RawValue>) -> Result<usize, ApiError> {
     Ok(raw.get().len())
 }
 
+/// A tool as far as `tool_choice` cares: its type and name (`function.name` or `custom.name`).
+#[derive(Deserialize)]
+struct ToolHead<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    function: Option<Named<'a>>,
+    #[serde(borrow)]
+    custom: Option<Named<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+impl ToolHead<'_> {
+    fn name(&self) -> Option<&str> {
+        self.function.as_ref().or(self.custom.as_ref()).and_then(|f| f.name.as_deref())
+    }
+}
+
+/// A `tool_choice` that forces a named tool must name one in `tools`; OpenAI refuses it
+/// otherwise, and a translation would force a tool the model was never given.
+fn check_tool_choice(body: &RawObject<'_>, tools: &[ToolHead<'_>]) -> Result<(), ApiError> {
+    let Some(choice) = field::<&RawValue>(body, "tool_choice", "a string or an object")? else { return Ok(()) };
+    if choice.get().starts_with('"') {
+        return Ok(());
+    }
+    let forced: ToolHead = serde_json::from_str(choice.get())
+        .map_err(|_| bad("'tool_choice' must be 'none', 'auto', 'required' or an object".into()))?;
+    if !matches!(forced.kind.as_deref(), Some("function" | "custom")) {
+        return Ok(());
+    }
+    let name = forced.name().ok_or_else(|| bad("'tool_choice' must name the tool it forces".into()))?;
+    let declared = tools.iter().filter(|t| t.kind == forced.kind).filter_map(ToolHead::name);
+    crate::dialect::check::chosen_tool_is_declared(Some(name), declared, !tools.is_empty())
+}
+
 #[derive(Deserialize)]
 struct StreamOptions {
     include_usage: Option<bool>,
@@ -134,7 +174,12 @@ impl<'a> ChatRequest<'a> {
         let model = model_of(&body)?.into_owned();
         let prompt_bytes = validate_messages(body.get("messages"))?;
         let stream = field::<bool>(&body, "stream", "a boolean")?.unwrap_or(false);
-        let include_usage = field::<StreamOptions>(&body, "stream_options", "an object")?.and_then(|o| o.include_usage);
+        let stream_options = field::<StreamOptions>(&body, "stream_options", "an object")?;
+        if stream_options.is_some() && !stream {
+            // OpenAI refuses it: "'stream_options' is only allowed when 'stream' is enabled".
+            return Err(bad("'stream_options' is only allowed when 'stream' is true".into()));
+        }
+        let include_usage = stream_options.and_then(|o| o.include_usage);
         number_in(&body, "temperature", 0.0, 2.0)?;
         number_in(&body, "top_p", 0.0, 1.0)?;
         number_in(&body, "frequency_penalty", -2.0, 2.0)?;
@@ -144,7 +189,8 @@ impl<'a> ChatRequest<'a> {
             None => positive_int(&body, "max_tokens")?,
         };
         positive_int(&body, "n")?;
-        field::<Vec<&RawValue>>(&body, "tools", "an array of tools")?;
+        let tools = field::<Vec<ToolHead>>(&body, "tools", "an array of tool objects")?.unwrap_or_default();
+        check_tool_choice(&body, &tools)?;
         field::<&RawValue>(&body, "stop", "a string or an array of strings")?
             .map(|s| {
                 serde_json::from_str::<StopShape>(s.get())

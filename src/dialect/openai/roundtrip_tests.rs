@@ -90,7 +90,17 @@ fn chat_request() -> impl Strategy<Value = ChatRequest> {
         (prop::collection::vec(tool(), 0..3), prop::option::of(tool_choice()), prop::option::of(any::<bool>())),
     )
         .prop_map(
-            |(system, messages, (max_tokens, temperature), (stop, stream, seed), (tools, tool_choice, parallel))| {
+            |(
+                system,
+                messages,
+                (max_tokens, temperature),
+                (stop, stream, seed),
+                (tools, mut tool_choice, parallel),
+            )| {
+                // A forced tool is one of the declared ones (any other is refused as bad input).
+                if let (Some(ToolChoice::Tool(name)), Some(first)) = (&mut tool_choice, tools.first()) {
+                    name.clone_from(&first.name);
+                }
                 ChatRequest {
                     model: "anthropic/claude-sonnet-4.6".into(),
                     system,
@@ -174,6 +184,7 @@ fn normalised(mut req: ChatRequest) -> ChatRequest {
         req.tool_choice = None;
         req.parallel_tool_calls = None;
     }
+
     let mut extra = Map::new();
     if req.stream {
         extra.insert("stream_options".into(), json!({ "include_usage": true }));

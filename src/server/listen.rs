@@ -1,0 +1,77 @@
+//! The accept loop: one hyper connection per client with the header limits set, and a shutdown
+//! that stops accepting at once, drains in-flight requests and streams for at most the drain
+//! timeout, then cuts whatever is left.
+//!
+//! `axum::serve` waits for in-flight work without a bound (one stuck stream would pin the
+//! process forever) and does not expose hyper's limits, hence this loop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// Largest request header block accepted: past it, HTTP/1 answers 431 and closes the
+/// connection, and HTTP/2 refuses the stream. Real clients send a few KB; 64 KB leaves room for
+/// long cookies or tokens while keeping a hostile client from holding large buffers.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Serves `app` on `listener` until `shutdown` resolves; then closes the listener (new
+/// connections are refused), lets open connections finish their requests for up to `drain`,
+/// and drops the rest. Dropping a connection drops its response streams, whose meters record
+/// what was produced, so a cut stream is still charged.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    // hyper's HTTP/1 read buffer bounds the request head (its default is about 400 KB); it
+    // also caps headers at 100, answering 431 past either.
+    builder.http1().max_buf_size(MAX_HEADER_BYTES);
+    builder.http2().max_header_list_size(MAX_HEADER_BYTES as u32);
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            () = &mut shutdown => break,
+            // Reap finished connections so the set holds only live ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => tcp,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%err, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "could not set TCP_NODELAY");
+        }
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned();
+        let conn = graceful.watch(conn);
+        connections.spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::trace!(%err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    while connections.try_join_next().is_some() {}
+    tracing::info!(connections = connections.len(), drain_secs = drain.as_secs(), "draining in-flight requests");
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!("drain timeout reached: closing the remaining connections");
+    }
+    // Aborts what is left and waits until every connection (and its streams) is dropped.
+    connections.shutdown().await;
+}
