@@ -16,5 +16,9 @@ mod generation;
 mod keys;
 #[path = "api/matrix.rs"]
 mod matrix;
+#[path = "api/providers_config.rs"]
+mod providers_config;
+#[path = "api/proxy.rs"]
+mod proxy;
 #[path = "api/streaming.rs"]
 mod streaming;
