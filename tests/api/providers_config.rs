@@ -8,7 +8,7 @@ use arouter::config::{Config, RawConfig, ServeArgs};
 use arouter::mock::{MOCK_API_KEY, MockOptions};
 use serde_json::{Value, json};
 
-use crate::common::{Harness, assert_error, chat, sse_events};
+use crate::common::{Harness, assert_error, chat};
 
 fn serve_args() -> ServeArgs {
     ServeArgs {
