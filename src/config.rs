@@ -356,6 +356,11 @@ mod tests {
         assert_eq!(tune.native, "ft:gpt-4.1-mini:acme::abc123");
         assert_eq!(tune.pricing.unwrap().prompt, 800_000_000);
         assert_eq!(config.timeouts.first_byte, Duration::from_secs(600));
+        let deepseek = config.catalog.get("deepseek/deepseek-v3.2").unwrap();
+        assert_eq!((deepseek.native.as_str(), deepseek.pricing.unwrap().prompt), ("deepseek-chat", 280_000_000));
+        let ollama = config.provider("ollama").unwrap();
+        assert!(ollama.keyless && ollama.is_configured());
+        assert_eq!(config.provider("openai").unwrap().key_cooldown, Duration::from_secs(60));
     }
 
     #[test]

@@ -79,12 +79,14 @@ pub async fn proxy(
     }
 }
 
+/// What the gateway reads from a native body; lenient, since the body is the provider's to
+/// judge (a `"max_tokens": null` must not hide the model).
 #[derive(Deserialize, Default)]
 struct Head {
-    model: Option<String>,
-    stream: Option<bool>,
-    max_tokens: Option<u64>,
-    max_completion_tokens: Option<u64>,
+    model: Option<serde_json::Value>,
+    stream: Option<serde_json::Value>,
+    max_tokens: Option<serde_json::Value>,
+    max_completion_tokens: Option<serde_json::Value>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -117,10 +119,14 @@ async fn serve(
             let (model, method) = action.and_then(|a| a.split_once(':')).unzip();
             (model.map(str::to_owned), method == Some("streamGenerateContent"))
         }
-        _ => (head.model, head.stream.unwrap_or(false)),
+        _ => {
+            let model = head.model.as_ref().and_then(|m| m.as_str()).map(str::to_owned);
+            (model, head.stream.as_ref().and_then(serde_json::Value::as_bool).unwrap_or(false))
+        }
     };
+    let max_tokens = head.max_tokens.or(head.max_completion_tokens).and_then(|v| v.as_u64());
     let route = route_of(state, slug, model.as_deref())?;
-    let estimate = worst_case(state, &route, bytes.len(), head.max_tokens.or(head.max_completion_tokens));
+    let estimate = worst_case(state, &route, bytes.len(), max_tokens);
     let reservation = admit_request(state, &key, &route, now, estimate)?;
     let client = state.providers.client(slug)?;
     let path_and_query = match query_without_key(uri) {

@@ -184,6 +184,15 @@ async fn the_proxy_refuses_like_every_other_route() {
     assert_eq!(refused.status(), 403);
     assert_eq!(refused.json::<Value>().await.unwrap()["error"]["type"], "permission_error");
 
+    // A spend limit applies: the reservation needs a price, so an unpriced model (or a body
+    // without one) is refused before anything is sent.
+    let (limited, _) = h.create_key(json!({ "name": "l", "limit": 1 })).await;
+    let unpriced = json!({ "model": "gpt-unlisted", "messages": [] });
+    let refused = h.post("/openai/v1/chat/completions", &limited).json(&unpriced).send().await.unwrap();
+    assert_error(refused, 403, "forbidden_error", "model 'openai/gpt-unlisted' has no price").await;
+    let refused = h.post("/openai/v1/chat/completions", &limited).body("not json").send().await.unwrap();
+    assert_error(refused, 403, "forbidden_error", "no price").await;
+
     let unknown = h.post("/nosuch/v1/chat/completions", &key).json(&body).send().await.unwrap();
     assert_error(unknown, 404, "not_found_error", "no route for POST /nosuch/v1/chat/completions").await;
     let outside = h.post("/openai/chat/completions", &key).json(&body).send().await.unwrap();
@@ -212,4 +221,21 @@ async fn raw_post(h: &Harness, path: &str, key: &str) -> String {
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();
     answer
+}
+
+#[tokio::test]
+async fn an_upstream_error_body_never_carries_the_provider_key() {
+    // A provider key that the mock rejects and whose text its 401 body happens to contain.
+    let leaky = "Incorrect API key";
+    let h = Harness::with(arouter::mock::MockOptions::default(), |config| {
+        config.provider_mut("openai").unwrap().api_key = Some(arouter::config::Secret(leaky.into()));
+    })
+    .await;
+    let key = h.api_key().await;
+    let response = h.post("/openai/v1/chat/completions", &key).json(&openai_body(false)).send().await.unwrap();
+    assert_eq!(response.status(), 401, "the upstream's own status");
+    let text = response.text().await.unwrap();
+    assert!(!text.contains(leaky), "{text}");
+    assert!(text.contains("[redacted] provided"), "{text}");
+    assert_eq!(h.mock.requests().pop().unwrap().headers["authorization"], format!("Bearer {leaky}").as_str());
 }
