@@ -27,11 +27,33 @@ pub struct RawModel {
     pub input_modalities: Option<Vec<String>>,
     pub output_modalities: Option<Vec<String>>,
     pub supported_parameters: Option<Vec<String>>,
-    /// USD per million prompt tokens, as a decimal string.
+    /// USD per million prompt tokens, as a decimal string (`"0.28"`) or a TOML number (`0.28`).
+    #[serde(default, deserialize_with = "usd")]
     pub prompt: Option<String>,
+    #[serde(default, deserialize_with = "usd")]
     pub completion: Option<String>,
+    #[serde(default, deserialize_with = "usd")]
     pub cache_read: Option<String>,
+    #[serde(default, deserialize_with = "usd")]
     pub cache_write: Option<String>,
+}
+
+/// A price written as a string or a number, kept as its decimal text so that `parse_usd` turns
+/// it into nano-USD without floating-point arithmetic (a float prints as its shortest exact
+/// decimal, so `0.28` stays "0.28").
+fn usd<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Usd {
+        Text(String),
+        Integer(i64),
+        Float(f64),
+    }
+    Ok(Some(match Usd::deserialize(deserializer)? {
+        Usd::Text(text) => text,
+        Usd::Integer(n) => n.to_string(),
+        Usd::Float(f) => f.to_string(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,5 +240,20 @@ mod tests {
         assert_eq!(after.name, before.name);
         let bad = c.merge(vec![RawModel { id: "x/y".into(), prompt: Some("abc".into()), ..Default::default() }]);
         assert!(bad.unwrap_err().to_string().contains("prompt"));
+    }
+
+    #[test]
+    fn prices_may_be_numbers_or_strings() {
+        let raw: RawCatalog = toml::from_str(
+            "[[models]]\nid = \"x/a\"\nprompt = 0.28\ncompletion = 2\ncache_read = \"0.028\"\n\n\
+             [[models]]\nid = \"x/b\"\nprompt = -1",
+        )
+        .unwrap();
+        let mut c = Catalog::default();
+        let bad = c.merge(raw.models.clone()).unwrap_err();
+        assert!(bad.to_string().contains("'-1'"), "{bad}");
+        c.merge(raw.models[..1].to_vec()).unwrap();
+        let p = c.get("x/a").unwrap().pricing.unwrap();
+        assert_eq!((p.prompt, p.completion, p.cache_read), (280_000_000, 2_000_000_000, Some(28_000_000)));
     }
 }

@@ -14,6 +14,10 @@ use serde::Deserialize;
 use crate::catalog::{Catalog, RawModel};
 use crate::providers::ProviderKind;
 
+mod providers;
+
+pub use providers::{RawKey, RawKind, RawProvider, UpstreamKey};
+
 /// Command line of the `arouter` binary.
 #[derive(Debug, Parser)]
 #[command(name = "arouter", version, about = "Self-hosted LLM gateway compatible with the ARouter / OpenRouter API")]
@@ -80,8 +84,9 @@ pub struct MockArgs {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// `[providers.<slug>]`: the built-ins and any OpenAI-compatible (or other) provider.
     #[serde(default)]
-    pub providers: RawProviders,
+    pub providers: indexmap::IndexMap<String, RawProvider>,
     #[serde(default)]
     pub models: Vec<RawModel>,
     /// Let keys with a spend limit use models that have no price (they cost 0).
@@ -109,22 +114,6 @@ pub struct RawRouting {
     /// Consecutive failures that open a provider's circuit.
     pub breaker_failures: Option<u32>,
     pub breaker_cooldown_secs: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawProviders {
-    pub openai: Option<RawProvider>,
-    pub anthropic: Option<RawProvider>,
-    pub google: Option<RawProvider>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawProvider {
-    pub base_url: Option<String>,
-    /// Name of the environment variable holding the provider key.
-    pub api_key_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,8 +148,48 @@ pub struct ProviderConfig {
     pub kind: ProviderKind,
     /// Base URL without a trailing slash.
     pub base_url: String,
-    /// `None` means the provider answers 503 "not configured".
+    /// The single key (`OPENAI_API_KEY`, `api_key_env`), weight 1 among `keys`. With neither
+    /// (and not `keyless`) the provider answers 503 "not configured".
     pub api_key: Option<Secret>,
+    /// More keys (`keys = [{ env, weight }]`), load-balanced by weight with `api_key`.
+    pub keys: Vec<UpstreamKey>,
+    /// Called without credentials: a configured provider that names no key (local Ollama).
+    pub keyless: bool,
+    /// How long a key the upstream rejected (401/403) stays out of rotation.
+    pub key_cooldown: Duration,
+    /// Extra headers sent upstream; never credentials or framing (refused at start).
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl ProviderConfig {
+    /// A provider with no key, no extra headers and the default cool-down.
+    pub fn new(id: &str, kind: ProviderKind, base_url: &str) -> Self {
+        Self {
+            id: id.into(),
+            kind,
+            base_url: base_url.into(),
+            api_key: None,
+            keys: Vec::new(),
+            keyless: false,
+            key_cooldown: providers::DEFAULT_KEY_COOLDOWN,
+            headers: reqwest::header::HeaderMap::new(),
+        }
+    }
+
+    /// Whether requests can be sent: it has a key, or needs none.
+    pub fn is_configured(&self) -> bool {
+        self.keyless || self.api_key.is_some() || !self.keys.is_empty()
+    }
+
+    /// Every key in rotation: `api_key` (weight 1) and `keys`.
+    pub fn all_keys(&self) -> Vec<UpstreamKey> {
+        let single = self.api_key.iter().map(|secret| UpstreamKey {
+            name: format!("{} api key", self.id),
+            secret: secret.clone(),
+            weight: 1,
+        });
+        single.chain(self.keys.iter().cloned()).collect()
+    }
 }
 
 /// Upstream timeouts.
@@ -222,8 +251,9 @@ pub struct Config {
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("config file {path}: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    /// Names the line but does not quote it: the line might hold a secret written inline.
+    #[error("config file {path}, line {line}: {message}")]
+    Parse { path: PathBuf, line: usize, message: String },
     #[error("config: {0}")]
     Invalid(String),
     #[error("config: {0}")]
@@ -238,7 +268,7 @@ impl Config {
             database_url: "sqlite::memory:".into(),
             management_key: None,
             mock_upstreams: false,
-            providers: builtin_providers(),
+            providers: providers::builtin(),
             catalog: Catalog::builtin(),
             allow_unpriced_models: false,
             timeouts: Timeouts::default(),
@@ -259,38 +289,42 @@ impl Config {
     }
 }
 
-fn builtin_providers() -> Vec<ProviderConfig> {
-    let p = |id: &str, kind, base: &str| ProviderConfig { id: id.into(), kind, base_url: base.into(), api_key: None };
-    vec![
-        p("openai", ProviderKind::OpenAi, "https://api.openai.com/v1"),
-        p("anthropic", ProviderKind::Anthropic, "https://api.anthropic.com"),
-        p("google", ProviderKind::Gemini, "https://generativelanguage.googleapis.com"),
-    ]
-}
-
 impl RawConfig {
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+        Self::parse(&text).map_err(|(line, message)| ConfigError::Parse { path: path.into(), line, message })
+    }
+
+    /// Parses config text; an error is its 1-based line and message.
+    pub fn parse(text: &str) -> Result<Self, (usize, String)> {
+        toml::from_str(text).map_err(|err: toml::de::Error| {
+            let line = err.span().map_or(0, |span| text[..span.start].matches('\n').count() + 1);
+            (line, err.message().to_owned())
+        })
     }
 
     /// Combines the file with flags and environment into a validated `Config`.
     pub fn resolve(self, args: &ServeArgs) -> Result<Config, ConfigError> {
-        let mut providers = builtin_providers();
-        let from_args = [
-            ("openai", &self.providers.openai, &args.openai_base_url, &args.openai_api_key),
-            ("anthropic", &self.providers.anthropic, &args.anthropic_base_url, &args.anthropic_api_key),
-            ("google", &self.providers.google, &args.gemini_base_url, &args.gemini_api_key),
-        ];
-        for (id, file, base_url, api_key) in from_args {
-            let provider = providers.iter_mut().find(|p| p.id == id).expect("built-in provider");
-            let file_key = file.as_ref().and_then(|f| f.api_key_env.as_deref()).and_then(|var| std::env::var(var).ok());
-            let file_base = file.as_ref().and_then(|f| f.base_url.clone());
-            if let Some(base) = base_url.clone().or(file_base) {
-                provider.base_url = validate_base_url(id, &base)?;
-            }
-            provider.api_key = api_key.clone().or(file_key).filter(|k| !k.is_empty()).map(Secret);
-        }
+        self.resolve_with_env(args, &|var| std::env::var(var).ok())
+    }
+
+    /// `resolve` with environment variables read through `env` (tests pass a map).
+    pub fn resolve_with_env(
+        self,
+        args: &ServeArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let flags = [
+            ("openai", &args.openai_base_url, &args.openai_api_key),
+            ("anthropic", &args.anthropic_base_url, &args.anthropic_api_key),
+            ("google", &args.gemini_base_url, &args.gemini_api_key),
+        ]
+        .map(|(id, base_url, api_key)| providers::BuiltinFlags {
+            id,
+            base_url: base_url.as_deref(),
+            api_key: api_key.as_deref(),
+        });
+        let resolved = providers::resolve(self.providers, &flags, env)?;
 
         let management_key = match &args.management_key {
             Some(key) if !key.starts_with(crate::keys::secret::MGMT_PREFIX) || key.len() < 24 => {
@@ -302,6 +336,7 @@ impl RawConfig {
         };
 
         let mut catalog = Catalog::builtin();
+        catalog.merge(resolved.models)?;
         catalog.merge(self.models)?;
         if self.timeouts.idle_secs == Some(0) || self.timeouts.total_secs == Some(0) {
             return Err(ConfigError::Invalid("timeouts must be at least 1 second".into()));
@@ -312,7 +347,7 @@ impl RawConfig {
             database_url: args.database_url.clone(),
             management_key,
             mock_upstreams: args.mock_upstreams,
-            providers,
+            providers: resolved.providers,
             catalog,
             allow_unpriced_models: self.allow_unpriced_models.unwrap_or(false),
             timeouts: Timeouts {
@@ -415,6 +450,11 @@ mod tests {
         assert_eq!(config.timeouts.drain, Duration::from_secs(30));
         let flag = ServeArgs::parse_from_env_free(&["serve", "--drain-timeout-secs", "3"]);
         assert_eq!(RawConfig::from_file(path).unwrap().resolve(&flag).unwrap().timeouts.drain, Duration::from_secs(3));
+        let deepseek = config.catalog.get("deepseek/deepseek-v3.2").unwrap();
+        assert_eq!((deepseek.native.as_str(), deepseek.pricing.unwrap().prompt), ("deepseek-chat", 280_000_000));
+        let ollama = config.provider("ollama").unwrap();
+        assert!(ollama.keyless && ollama.is_configured());
+        assert_eq!(config.provider("openai").unwrap().key_cooldown, Duration::from_secs(60));
     }
 
     #[test]

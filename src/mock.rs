@@ -76,6 +76,11 @@ pub struct MockOptions {
     /// The provider key accepted: as `Authorization: Bearer` by the OpenAI API, as `x-api-key`
     /// by the Anthropic API, as `x-goog-api-key` or `?key=` by the Gemini API.
     pub api_key: String,
+    /// More keys accepted besides `api_key` (tests of key rotation read which one arrived from
+    /// the recorded headers).
+    pub extra_api_keys: Vec<String>,
+    /// The OpenAI API also answers requests that carry no key at all, like a local Ollama.
+    pub keyless: bool,
     /// Extra words appended to every answer, to make long streams.
     pub extra_words: usize,
     /// Keep every request for `requests()`; off for the long-running standalone mock.
@@ -88,6 +93,8 @@ impl Default for MockOptions {
             chunk_delay: Duration::from_millis(20),
             first_byte_delay: Duration::ZERO,
             api_key: MOCK_API_KEY.into(),
+            extra_api_keys: Vec::new(),
+            keyless: false,
             extra_words: 0,
             record_requests: true,
         }
@@ -139,6 +146,11 @@ pub(crate) struct MockState {
 }
 
 impl MockState {
+    /// Whether `key` is one of the provider keys the mock accepts.
+    fn accepts(&self, key: &str) -> bool {
+        key == self.options.api_key || self.options.extra_api_keys.iter().any(|k| k == key)
+    }
+
     /// Keeps the request for `requests()` (when recording is on).
     fn record(&self, method: Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
         if !self.options.record_requests {
@@ -237,14 +249,17 @@ impl MockUpstream {
         if let Some(openai) = config.provider_mut("openai") {
             openai.base_url = self.openai_base_url();
             openai.api_key = Some(key.clone());
+            openai.keys.clear();
         }
         if let Some(anthropic) = config.provider_mut("anthropic") {
             anthropic.base_url = self.anthropic_base_url();
             anthropic.api_key = Some(key.clone());
+            anthropic.keys.clear();
         }
         if let Some(google) = config.provider_mut("google") {
             google.base_url = self.gemini_base_url();
             google.api_key = Some(key);
+            google.keys.clear();
         }
     }
 

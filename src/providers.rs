@@ -6,8 +6,11 @@
 pub mod anthropic;
 mod client;
 pub mod gemini;
+pub mod keys;
 pub mod openai;
+mod raw;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -16,6 +19,7 @@ use crate::config::{Config, ProviderConfig, Timeouts};
 use crate::error::{ApiError, ErrorKind};
 
 pub use client::UpstreamClient;
+pub use raw::RawAnswer;
 
 /// Which wire format an upstream speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +130,16 @@ impl From<ProviderError> for ApiError {
 #[derive(Debug, Clone)]
 pub struct Providers {
     http: reqwest::Client,
-    configs: Vec<ProviderConfig>,
+    /// Shared by clones, so every handle sees the same key rotation.
+    upstreams: Arc<[Upstream]>,
     timeouts: Timeouts,
+}
+
+/// One provider: its config and the rotation state of its keys.
+#[derive(Debug)]
+struct Upstream {
+    config: ProviderConfig,
+    keys: keys::KeyPool,
 }
 
 impl Providers {
@@ -140,14 +152,23 @@ impl Providers {
             .user_agent(concat!("arouter/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("TLS backend initialises");
-        Self { http, configs: config.providers.clone(), timeouts: config.timeouts }
+        let upstreams = config
+            .providers
+            .iter()
+            .map(|p| Upstream { config: p.clone(), keys: keys::KeyPool::new(&p.id, p.all_keys(), p.key_cooldown) })
+            .collect();
+        Self { http, upstreams, timeouts: config.timeouts }
     }
 
-    /// A client for provider `id`, if it is configured and supported.
+    /// A client for provider `id`, if it is configured and supported, with the key for this
+    /// request picked from the provider's rotation.
     pub fn client(&self, id: &str) -> Result<UpstreamClient<'_>, ProviderError> {
-        let config = self.configs.iter().find(|p| p.id == id).ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
-        let key = config.api_key.as_ref().ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
-        Ok(UpstreamClient::new(&self.http, config, key, self.timeouts.first_byte))
+        let upstream = self
+            .upstreams
+            .iter()
+            .find(|u| u.config.id == id && u.config.is_configured())
+            .ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
+        Ok(UpstreamClient::new(&self.http, &upstream.config, &upstream.keys, self.timeouts.first_byte))
     }
 
     /// A client for an OpenAI-format provider (for endpoints only that format has).

@@ -15,6 +15,7 @@ mod messages;
 mod meter;
 mod models;
 mod providers;
+mod proxy;
 mod translate;
 
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use axum::extract::Request;
 use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -65,6 +66,8 @@ pub fn router(state: AppState) -> Router {
                 .route("/models/{*rest}", post(gemini::model_post).get(gemini::get_model)),
         )
         .nest("/api/v1", inference.merge(management))
+        // The raw provider proxy; matchit prefers every static route above.
+        .route("/{provider}/{*rest}", any(proxy::proxy))
         .fallback(not_found)
         .layer(middleware::from_fn(log_errors))
         .with_state(state)

@@ -18,6 +18,10 @@ mod generation;
 mod keys;
 #[path = "api/matrix.rs"]
 mod matrix;
+#[path = "api/providers_config.rs"]
+mod providers_config;
+#[path = "api/proxy.rs"]
+mod proxy;
 #[path = "api/rate_limits.rs"]
 mod rate_limits;
 #[path = "api/resilience.rs"]

@@ -149,7 +149,7 @@ fn auth_error(state: &MockState, headers: &HeaderMap, request_id: &str) -> Optio
     let unauthorized = |message| error(StatusCode::UNAUTHORIZED, "authentication_error", message, request_id);
     match headers.get(API_KEY_HEADER).map(|v| v.to_str().unwrap_or_default()) {
         None => Some(unauthorized("x-api-key header is required")),
-        Some(key) if key != state.options.api_key => Some(unauthorized("invalid x-api-key")),
+        Some(key) if !state.accepts(key) => Some(unauthorized("invalid x-api-key")),
         Some(_) if !headers.contains_key(VERSION_HEADER) => {
             Some(invalid("anthropic-version header is required", request_id))
         }

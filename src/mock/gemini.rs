@@ -367,7 +367,7 @@ fn authenticate(state: &MockState, uri: &Uri, headers: &HeaderMap) -> Result<(),
     let from_header = headers.get(API_KEY_HEADER).map(|v| v.to_str().unwrap_or("\u{0}").to_owned());
     let key = from_header.or_else(|| query_param(uri, "key")).filter(|key| !key.is_empty());
     match key {
-        Some(key) if key == state.options.api_key => Ok(()),
+        Some(key) if state.accepts(&key) => Ok(()),
         Some(_) => Err(ApiError::invalid("API key not valid. Please pass a valid API key.")
             .with_details(vec![error_info("API_KEY_INVALID", json!({}))])),
         None if headers.contains_key(header::AUTHORIZATION) => Err(ApiError::new(

@@ -35,8 +35,12 @@ async fn admit(
     body: &Bytes,
 ) -> Result<Value, Response> {
     state.record(method, uri, headers, body);
-    let expected = format!("Bearer {}", state.options.api_key);
-    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+    let presented = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
+    let accepted = match presented {
+        None => state.options.keyless,
+        Some(auth) => auth.strip_prefix("Bearer ").is_some_and(|key| state.accepts(key)),
+    };
+    if !accepted {
         return Err((
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({ "error": { "message": "Incorrect API key provided", "type": "invalid_request_error", "param": null, "code": "invalid_api_key" } })),

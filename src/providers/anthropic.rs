@@ -15,7 +15,7 @@ pub const DEFAULT_VERSION: &str = "2023-06-01";
 /// carry no credentials.
 pub fn authorize(
     mut request: reqwest::RequestBuilder,
-    key: &str,
+    key: Option<&str>,
     client_headers: Option<&HeaderMap>,
 ) -> reqwest::RequestBuilder {
     let mut has_version = false;
@@ -30,5 +30,8 @@ pub fn authorize(
     if !has_version {
         request = request.header("anthropic-version", DEFAULT_VERSION);
     }
-    request.header("x-api-key", key)
+    match key {
+        Some(key) => request.header("x-api-key", key),
+        None => request,
+    }
 }

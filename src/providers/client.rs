@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use axum::http::HeaderMap;
 
+use super::keys::KeyPool;
 use super::{ProviderError, ProviderKind, anthropic, gemini, openai, retry_after};
-use crate::config::{ProviderConfig, Secret};
+use crate::config::ProviderConfig;
 use crate::error::ApiError;
 
 /// Most bytes of an upstream error body read to find its message.
@@ -18,10 +19,12 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// A borrowed handle for one request to one provider.
 #[derive(Debug)]
 pub struct UpstreamClient<'a> {
-    http: &'a reqwest::Client,
-    config: &'a ProviderConfig,
-    key: &'a Secret,
-    first_byte: Duration,
+    pub(super) http: &'a reqwest::Client,
+    pub(super) config: &'a ProviderConfig,
+    /// The provider's keys; `key` is the one picked for this request (`None`: keyless).
+    pub(super) keys: &'a KeyPool,
+    pub(super) key: Option<usize>,
+    pub(super) first_byte: Duration,
 }
 
 #[derive(Deserialize)]
@@ -38,10 +41,33 @@ impl<'a> UpstreamClient<'a> {
     pub(super) fn new(
         http: &'a reqwest::Client,
         config: &'a ProviderConfig,
-        key: &'a Secret,
+        keys: &'a KeyPool,
         first_byte: Duration,
     ) -> Self {
-        Self { http, config, key, first_byte }
+        let key = keys.pick(std::time::Instant::now());
+        Self { http, config, keys, key, first_byte }
+    }
+
+    /// Adds the picked key in the provider's own header and the configured extra headers.
+    pub(super) fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        client_headers: Option<&HeaderMap>,
+    ) -> reqwest::RequestBuilder {
+        let key = self.key.map(|index| self.keys.secret(index).0.as_str());
+        let request = match self.config.kind {
+            ProviderKind::OpenAi => openai::authorize(request, key),
+            ProviderKind::Anthropic => anthropic::authorize(request, key, client_headers),
+            ProviderKind::Gemini => gemini::authorize(request, key),
+        };
+        if self.config.headers.is_empty() { request } else { request.headers(self.config.headers.clone()) }
+    }
+
+    /// Tells the key pool how the upstream answered this request's key.
+    pub(super) fn report(&self, status: reqwest::StatusCode, retry_after: Option<u64>) {
+        if let Some(index) = self.key {
+            self.keys.report(index, status, retry_after, std::time::Instant::now());
+        }
     }
 
     pub fn provider(&self) -> &str {
@@ -75,11 +101,7 @@ impl<'a> UpstreamClient<'a> {
     ) -> Result<reqwest::Response, ProviderError> {
         let provider = self.config.id.as_str();
         let request = self.http.post(format!("{}{path}", self.config.base_url));
-        let request = match self.config.kind {
-            ProviderKind::OpenAi => openai::authorize(request, &self.key.0),
-            ProviderKind::Anthropic => anthropic::authorize(request, &self.key.0, client_headers),
-            ProviderKind::Gemini => gemini::authorize(request, &self.key.0),
-        };
+        let request = self.authorize(request, client_headers);
         let request = request
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
@@ -100,6 +122,7 @@ impl<'a> UpstreamClient<'a> {
             ProviderKind::Gemini => gemini::normalize_status(status, &body),
             _ => status,
         };
+        self.report(status, retry_after);
         tracing::debug!(%provider, %status, body = %String::from_utf8_lossy(&body), "upstream error");
         let message = serde_json::from_slice::<ErrorBody>(&body).ok().and_then(|b| b.error?.message);
         Err(ProviderError::Upstream { provider: provider.to_owned(), status, message, retry_after })
@@ -111,7 +134,7 @@ impl<'a> UpstreamClient<'a> {
     }
 }
 
-async fn read_limited(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+pub(super) async fn read_limited(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
     let mut out = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         let room = limit - out.len();

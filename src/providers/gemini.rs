@@ -6,8 +6,11 @@ use crate::error::ApiError;
 
 /// Adds the provider key, in a header rather than `?key=` so it never appears in a URL (and so
 /// never in an error message or a log line that carries one).
-pub fn authorize(request: reqwest::RequestBuilder, key: &str) -> reqwest::RequestBuilder {
-    request.header("x-goog-api-key", key)
+pub fn authorize(request: reqwest::RequestBuilder, key: Option<&str>) -> reqwest::RequestBuilder {
+    match key {
+        Some(key) => request.header("x-goog-api-key", key),
+        None => request,
+    }
 }
 
 /// A model id that is safe to put in a URL path segment.

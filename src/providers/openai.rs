@@ -6,7 +6,11 @@ pub const CHAT_PATH: &str = "/chat/completions";
 /// Embeddings, under the base URL.
 pub const EMBEDDINGS_PATH: &str = "/embeddings";
 
-/// Adds the provider key. Nothing the client sent is forwarded.
-pub fn authorize(request: reqwest::RequestBuilder, key: &str) -> reqwest::RequestBuilder {
-    request.bearer_auth(key)
+/// Adds the provider key, if it has one (a local Ollama has none). Nothing the client sent is
+/// forwarded.
+pub fn authorize(request: reqwest::RequestBuilder, key: Option<&str>) -> reqwest::RequestBuilder {
+    match key {
+        Some(key) => request.bearer_auth(key),
+        None => request,
+    }
 }

@@ -99,8 +99,16 @@ impl Peeked {
         }
     }
 
+    /// A stream passed on without a look first (the raw proxy relays the upstream as it is).
+    pub fn unread(response: reqwest::Response) -> Self {
+        Self { headers: response.headers().clone(), head: Bytes::new(), rest: Box::pin(response.bytes_stream()) }
+    }
+
     /// The whole stream again, from its first byte.
     fn into_bytes(self) -> ByteStream {
+        if self.head.is_empty() {
+            return self.rest;
+        }
         Box::pin(futures_util::stream::once(async move { Ok(self.head) }).chain(self.rest))
     }
 }

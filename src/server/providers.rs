@@ -37,7 +37,7 @@ pub async fn list_providers(State(state): State<AppState>, _caller: AnyCaller) -
                 "name": name,
                 "model_count": models.iter().filter(|m| m.provider == p.id).count(),
                 "is_byok_supported": false,
-                "configured": p.api_key.is_some(),
+                "configured": p.is_configured(),
                 "privacy_policy_url": Value::Null,
             })
         })
