@@ -97,8 +97,18 @@ impl App {
             routing::Resilience::new(config.retry, config.breaker, config.providers.iter().map(|p| p.id.as_str()));
         let configured_key = config.management_key.as_ref().map(|Secret(key)| KeyHash::of(key));
         let fetcher = fetch::Fetcher::new(config.fetch.clone());
-        let state =
-            AppState::new(Inner { config, keys, store, providers, resilience, ledger, clock, configured_key, fetcher });
+        let state = AppState::new(Inner {
+            config,
+            keys,
+            store,
+            providers,
+            resilience,
+            ledger,
+            clock,
+            cut_streams: tokio::sync::watch::Sender::new(false),
+            configured_key,
+            fetcher,
+        });
         Ok(Self { state, bootstrap_key, mock_addr, ledger_task })
     }
 
@@ -111,7 +121,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let drain = self.state.config.timeouts.drain;
-        server::listen::serve(listener, server::router(self.state.clone()), shutdown, drain).await;
+        let state = self.state.clone();
+        let cut = move || {
+            state.cut_streams.send_replace(true);
+        };
+        server::listen::serve(listener, server::router(self.state.clone()), shutdown, drain, cut).await;
         drop(self.state);
         self.ledger_task.finish().await;
         Ok(())

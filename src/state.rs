@@ -31,6 +31,9 @@ pub struct Inner {
     /// Fetches client image URLs for providers that need inline bytes, refusing private and
     /// local addresses.
     pub fetcher: Fetcher,
+    /// Set when a shutdown's drain time is up: streams still running end with an error event in
+    /// their client's format (and are charged for what they produced) before they are dropped.
+    pub cut_streams: tokio::sync::watch::Sender<bool>,
     /// Hash of `AROUTER_MANAGEMENT_KEY`. That key is configuration, not data: it is never
     /// stored, and the management API neither lists nor changes it.
     pub configured_key: Option<KeyHash>,

@@ -339,6 +339,8 @@ async fn past_the_drain_timeout_streams_are_cut_charged_and_the_process_exits() 
         body.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(!body.contains("[DONE]"), "the stream was cut");
+    assert!(body.contains("the gateway is shutting down"), "the cut stream ends with an error chunk: {body}");
+    assert!(body.contains("\"finish_reason\":\"error\""), "{body}");
 
     let (again, _) = start_gateway(&db, &[]);
     let record = generation(&http, &again.base, &key, &id).await;

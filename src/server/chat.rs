@@ -86,7 +86,7 @@ pub async fn chat_completions(
         .await;
     let won = won.map_err(|err| meter.fail(err))?;
     meter.first_byte();
-    let limits = StreamLimits::new(&state.config.timeouts, deadline);
+    let limits = StreamLimits::new(&state, deadline);
     match won.value {
         Answer::Whole(rewritten) => {
             let metered = Metered {

@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 
 use super::meter::{EventTap, StreamMeter};
-use crate::config::Timeouts;
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::stream::Step;
@@ -24,6 +23,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::providers::ProviderError;
 use crate::routing::{Failure, FailureClass};
 use crate::sse::{self, SseDecoder, SseFrame};
+use crate::state::AppState;
 
 /// A 200 event-stream response for `body`, with the generation id and no proxy buffering.
 pub fn sse_response(generation_id: &str, body: Body) -> Response {
@@ -115,13 +115,15 @@ impl Peeked {
 
 /// When a stream in flight is given up on: after `idle` of upstream silence, or at `deadline`
 /// (the request's total time). Silence shorter than that gets a keep-alive every `keep_alive`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StreamLimits {
     pub keep_alive: Duration,
     pub idle: Duration,
     /// The configured total, for the message when the deadline cuts a stream.
     pub total: Duration,
     pub deadline: Instant,
+    /// Turns true when a shutdown's drain time is up.
+    cut: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What to do after waiting for the upstream's next bytes.
@@ -132,16 +134,26 @@ pub enum Waited<T> {
 }
 
 impl StreamLimits {
-    pub fn new(timeouts: &Timeouts, deadline: Instant) -> Self {
-        Self { keep_alive: timeouts.keep_alive, idle: timeouts.idle, total: timeouts.total, deadline }
+    pub fn new(state: &AppState, deadline: Instant) -> Self {
+        let timeouts = &state.config.timeouts;
+        let cut = state.cut_streams.subscribe();
+        Self { keep_alive: timeouts.keep_alive, idle: timeouts.idle, total: timeouts.total, deadline, cut }
     }
 
     /// Waits for `next`, at most until a keep-alive is due, the idle limit since
     /// `last_activity` passes, or the deadline.
-    pub async fn wait<T>(&self, last_activity: Instant, next: impl Future<Output = T>) -> Waited<T> {
+    pub async fn wait<T>(&mut self, last_activity: Instant, next: impl Future<Output = T>) -> Waited<T> {
         let idle_at = last_activity + self.idle;
         let until = (Instant::now() + self.keep_alive).min(idle_at).min(self.deadline);
-        match tokio::time::timeout_at(until, next).await {
+        let waited = tokio::select! {
+            biased;
+            _ = self.cut.wait_for(|cut| *cut) => {
+                let err = ApiError::new(ErrorKind::Unavailable, "the gateway is shutting down; the stream was cut");
+                return Waited::Expired(err);
+            }
+            waited = tokio::time::timeout_at(until, next) => waited,
+        };
+        match waited {
             Ok(value) => Waited::Got(value),
             Err(_) => {
                 let now = Instant::now();
@@ -227,7 +239,7 @@ pub fn relay(
     mut stream: StreamMeter<StreamRewriter>,
     mut upstream: UpstreamEvents,
     first: Step,
-    limits: StreamLimits,
+    mut limits: StreamLimits,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
         let mut step = Some(first);
@@ -287,7 +299,7 @@ pub fn tap_passthrough(
     mut watched: StreamMeter<EventTap>,
     peeked: Peeked,
     dialect: Dialect,
-    limits: StreamLimits,
+    mut limits: StreamLimits,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
         let mut bytes = peeked.into_bytes();

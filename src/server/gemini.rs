@@ -229,7 +229,7 @@ impl Call {
             .await;
         let won = won.map_err(|err| meter.fail(err))?;
         meter.first_byte();
-        let limits = StreamLimits::new(&state.config.timeouts, deadline);
+        let limits = StreamLimits::new(state, deadline);
         let response = match won.value {
             Answer::Whole { body, metered } => meter.answer(metered, body),
             Answer::Stream(peeked) => {

@@ -21,15 +21,21 @@ use tokio::task::JoinSet;
 /// long cookies or tokens while keeping a hostile client from holding large buffers.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
+/// Time streams get, once told to end, to send their final error event before their
+/// connections are dropped.
+const CUT_GRACE: Duration = Duration::from_millis(250);
+
 /// Serves `app` on `listener` until `shutdown` resolves; then closes the listener (new
 /// connections are refused), lets open connections finish their requests for up to `drain`,
-/// and drops the rest. Dropping a connection drops its response streams, whose meters record
-/// what was produced, so a cut stream is still charged.
+/// then calls `cut` (streams still running send their final error event) and, after
+/// `CUT_GRACE`, drops the rest. Dropping a connection drops its response streams, whose meters
+/// record what was produced, so a cut stream is still charged.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
+    cut: impl FnOnce(),
 ) {
     let mut builder = Builder::new(TokioExecutor::new());
     // hyper's HTTP/1 read buffer bounds the request head (its default is about 400 KB); it
@@ -69,8 +75,11 @@ pub async fn serve(
     drop(listener);
     while connections.try_join_next().is_some() {}
     tracing::info!(connections = connections.len(), drain_secs = drain.as_secs(), "draining in-flight requests");
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    let mut drained = std::pin::pin!(graceful.shutdown());
+    if tokio::time::timeout(drain, &mut drained).await.is_err() {
         tracing::warn!("drain timeout reached: closing the remaining connections");
+        cut();
+        let _ = tokio::time::timeout(CUT_GRACE, &mut drained).await;
     }
     // Aborts what is left and waits until every connection (and its streams) is dropped.
     connections.shutdown().await;

@@ -182,7 +182,7 @@ async fn serve_messages(
         .await;
     let won = won.map_err(|err| meter.fail(err))?;
     meter.first_byte();
-    let limits = StreamLimits::new(&state.config.timeouts, deadline);
+    let limits = StreamLimits::new(&state, deadline);
     match won.value {
         Answer::Whole { body, metered, headers } => {
             let mut response = meter.answer(metered, body);

@@ -162,7 +162,7 @@ async fn serve(
     if is_sse {
         let id = meter.id.clone();
         let watched = StreamMeter { meter, source: EventTap::new(pricing, prompt_bytes) };
-        let limits = StreamLimits::new(&state.config.timeouts, deadline(state, arrived));
+        let limits = StreamLimits::new(state, deadline(state, arrived));
         let relayed = tap_passthrough(watched, Peeked::unread(response), dialect, limits);
         let mut out = sse_response(&id, Body::from_stream(relayed));
         *out.status_mut() = status;

@@ -212,7 +212,11 @@ struct Relay {
 impl Relay {
     /// Decodes upstream frames, encodes them for the client, meters them. Dropping the stream
     /// (client gone) drops the upstream connection, and the meter records what was seen.
-    fn run(mut self, first: Vec<Event>, limits: StreamLimits) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    fn run(
+        mut self,
+        first: Vec<Event>,
+        mut limits: StreamLimits,
+    ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
         async_stream::stream! {
             let mut out = BytesMut::new();
             let mut batch = first;
