@@ -43,6 +43,9 @@ pub enum ProviderError {
         /// The upstream's `error.message`, if it sent one; only shown for client-caused errors.
         message: Option<String>,
         retry_after: Option<u64>,
+        /// The provider has another upstream key in rotation, so a failure of this key's
+        /// credentials or rate (401/403/429) can be retried at once with that one.
+        another_key: bool,
     },
     #[error("provider '{provider}' did not answer in time")]
     Timeout { provider: String },
@@ -83,7 +86,7 @@ impl From<ProviderError> for ApiError {
                     format!("upstream request failed: could not reach provider '{provider}'"),
                 )
             }
-            ProviderError::Upstream { provider, status, message, retry_after } => {
+            ProviderError::Upstream { provider, status, message, retry_after, .. } => {
                 let detail = message.map(|m| format!(": {m}")).unwrap_or_default();
                 match status.as_u16() {
                     400 | 409 | 422 => {

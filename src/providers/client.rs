@@ -125,7 +125,8 @@ impl<'a> UpstreamClient<'a> {
         self.report(status, retry_after);
         tracing::debug!(%provider, %status, body = %String::from_utf8_lossy(&body), "upstream error");
         let message = serde_json::from_slice::<ErrorBody>(&body).ok().and_then(|b| b.error?.message);
-        Err(ProviderError::Upstream { provider: provider.to_owned(), status, message, retry_after })
+        let another_key = self.key.is_some_and(|i| self.keys.another_in_rotation(i, std::time::Instant::now()));
+        Err(ProviderError::Upstream { provider: provider.to_owned(), status, message, retry_after, another_key })
     }
 
     /// Reads a whole (non-stream) response body.

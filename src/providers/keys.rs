@@ -91,6 +91,16 @@ impl KeyPool {
         }
     }
 
+    /// Whether a key other than `index` is in rotation at `now`, so a request that failed on
+    /// `index`'s credentials can be sent again at once with another key.
+    pub fn another_in_rotation(&self, index: usize, now: Instant) -> bool {
+        if self.keys.len() < 2 {
+            return false;
+        }
+        let slots = self.slots.lock().expect("key pool lock poisoned");
+        slots.iter().enumerate().any(|(i, slot)| i != index && slot.out_until.is_none_or(|until| until <= now))
+    }
+
     /// Takes the key out of rotation if the upstream's answer says it cannot be used for now.
     pub fn report(&self, index: usize, status: StatusCode, retry_after: Option<u64>, now: Instant) {
         let pause = match status.as_u16() {

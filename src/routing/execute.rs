@@ -155,8 +155,16 @@ impl Resilience {
         retry: u32,
         deadline: Instant,
     ) -> Option<Duration> {
+        if retry >= self.policy.max_retries {
+            return None;
+        }
+        if failure.another_key {
+            // Another upstream key of the same provider is in rotation: ask again at once (the
+            // budget still bounds it).
+            return health.budget.withdraw().then_some(Duration::ZERO);
+        }
         let retryable = matches!(failure.class, FailureClass::Upstream | FailureClass::RateLimited);
-        if !retryable || retry >= self.policy.max_retries {
+        if !retryable {
             return None;
         }
         if health.breaker.state() != super::breaker::CircuitState::Closed {

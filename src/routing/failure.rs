@@ -34,12 +34,15 @@ pub struct Failure {
     pub class: FailureClass,
     /// The upstream's `Retry-After`, if it sent one.
     pub retry_after: Option<Duration>,
+    /// The failure was one upstream key's (rejected or rate-limited) and the provider has
+    /// another in rotation: the same provider can be asked again at once.
+    pub another_key: bool,
 }
 
 impl Failure {
     pub fn new(error: ApiError, class: FailureClass) -> Self {
         let retry_after = error.retry_after.map(Duration::from_secs);
-        Self { error, class, retry_after }
+        Self { error, class, retry_after, another_key: false }
     }
 
     /// A failure that is the client's own (bad input found while preparing an attempt).
@@ -91,11 +94,13 @@ impl From<ProviderError> for Failure {
                 _ => FailureClass::Client,
             },
         };
-        let retry_after = match &err {
-            ProviderError::Upstream { retry_after, .. } => retry_after.map(Duration::from_secs),
-            _ => None,
+        let (retry_after, another_key) = match &err {
+            ProviderError::Upstream { retry_after, another_key, status, .. } => {
+                (retry_after.map(Duration::from_secs), *another_key && matches!(status.as_u16(), 401 | 403 | 429))
+            }
+            _ => (None, false),
         };
-        Self { error: err.into(), class, retry_after }
+        Self { error: err.into(), class, retry_after, another_key }
     }
 }
 

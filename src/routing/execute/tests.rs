@@ -26,6 +26,7 @@ fn upstream(status: u16, retry_after: Option<u64>) -> Failure {
         status: reqwest::StatusCode::from_u16(status).unwrap(),
         message: None,
         retry_after,
+        another_key: false,
     };
     Failure::from(err)
 }
@@ -197,4 +198,19 @@ async fn a_dropped_probe_does_not_wedge_the_circuit() {
     assert!(tokio::time::timeout(Duration::from_millis(10), probe).await.is_err(), "the probe hangs and is dropped");
     let (result, calls) = run(&r, &p, &[&[Ok(())]], far()).await;
     assert_eq!((result.unwrap(), calls), (0, vec![0]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejected_key_is_retried_at_once_when_the_provider_has_another() {
+    let r = resilience(RetryPolicy::default());
+    let p = plan(&["openai/gpt-5.4", "anthropic/claude-sonnet-4.6"]);
+    let mut rejected = upstream(401, None);
+    rejected.another_key = true;
+    let started = Instant::now();
+    let (result, calls) = run(&r, &p, &[&[Err(rejected), Ok(())], &[Ok(())]], far()).await;
+    assert_eq!((result.unwrap(), calls), (0, vec![0, 0]), "the same provider, with its other key");
+    assert_eq!(started.elapsed(), Duration::ZERO, "no backoff");
+    // With a single key, a rejected credential goes to the next candidate instead.
+    let (result, calls) = run(&r, &p, &[&[Err(upstream(401, None))], &[Ok(())]], far()).await;
+    assert_eq!((result.unwrap(), calls), (1, vec![0, 1]));
 }
