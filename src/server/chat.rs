@@ -70,24 +70,10 @@ pub async fn chat_completions(
         request.prompt_bytes,
     );
     let deadline = deadline(&state, arrived);
-    let (state_ref, request_ref, translated_ref, plan_ref, id_ref) = (&state, &request, &translated, &plan, &id);
-    let mut current = 0;
-    let meter_ref = &mut meter;
-    let won = state
-        .resilience
-        .execute(plan_ref, deadline, move |i| {
-            let route = &plan_ref.candidates[i];
-            if i != current {
-                meter_ref.route = route.clone();
-                current = i;
-            }
-            attempt(state_ref, route, request_ref, translated_ref.as_ref(), id_ref)
-        })
-        .await;
-    let won = won.map_err(|err| meter.fail(err))?;
-    meter.first_byte();
+    let attempt = |route| attempt(&state, route, &request, translated.as_ref(), &id);
+    let answer = meter.run(&plan, deadline, attempt).await?;
     let limits = StreamLimits::new(&state, deadline);
-    match won.value {
+    match answer {
         Answer::Whole(rewritten) => {
             let metered = Metered {
                 usage: rewritten.usage,

@@ -36,8 +36,13 @@ pub async fn embeddings(
     let route = routing::resolve(&state.config, &state.config.catalog, &request.model)?;
     let estimate = worst_case(&state, &route, request.input_bytes, Some(0));
     let reservation = admit_request(&state, &key, &route, now, estimate)?;
-    let client = state.providers.client(&route.provider)?;
-    let (path, upstream_body) = match client.kind() {
+    // The wire format only; the client (and its upstream key) is picked per attempt.
+    let kind = state
+        .config
+        .provider(&route.provider)
+        .map(|p| p.kind)
+        .ok_or_else(|| crate::providers::ProviderError::NotConfigured(route.provider.clone()))?;
+    let (path, upstream_body) = match kind {
         ProviderKind::OpenAi => (openai::EMBEDDINGS_PATH.to_owned(), request.upstream_body(&route.native)),
         ProviderKind::Gemini => {
             let texts = request.texts.as_deref().ok_or_else(|| token_input_refused(&route.provider))?;
@@ -48,7 +53,6 @@ pub async fn embeddings(
             return Err(ApiError::bad_request(format!("provider '{}' has no embeddings endpoint", route.provider)));
         }
     };
-    let kind = client.kind();
     let id = new_generation_id(now);
     let mut meter = Meter::new(
         state.clone(),
@@ -63,25 +67,23 @@ pub async fn embeddings(
     );
     // Embeddings have no fallback list; the plan of one still gets retries and the breaker.
     let plan = Plan::single(meter.route.clone());
-    let (route, body, path) = (&meter.route, &upstream_body, &path);
-    let attempt = |_| async {
+    let (body, path, id, request, state_ref) = (&upstream_body, &path, &id, &request, &state);
+    let deadline = deadline(&state, arrived);
+    let answer = meter.run(&plan, deadline, |route| async move {
+        // A client per attempt, so a retry may use another of the provider's keys.
+        let client = state_ref.providers.client(&route.provider)?;
         let response = client.post(path, body.clone(), false, None).await?;
         let upstream = client.read_body(response).await?;
         if kind != ProviderKind::OpenAi {
             return Ok(Answer::Gemini(upstream));
         }
-        let who = Identity {
-            id: &id,
-            model: &route.model,
-            pricing: route.pricing.as_ref(),
-            prompt_bytes: request.input_bytes,
-        };
+        let who =
+            Identity { id, model: &route.model, pricing: route.pricing.as_ref(), prompt_bytes: request.input_bytes };
         rewrite_embeddings(&upstream, who).map(Answer::OpenAi).map_err(Failure::invalid_answer)
-    };
-    let won = state.resilience.execute(&plan, deadline(&state, arrived), attempt).await;
-    let upstream = match won.map_err(|err| meter.fail(err))?.value {
+    });
+    let answer = answer.await?;
+    let upstream = match answer {
         Answer::OpenAi(rewritten) => {
-            meter.first_byte();
             let metered = Metered {
                 usage: rewritten.usage,
                 estimated: rewritten.estimated,
@@ -92,7 +94,6 @@ pub async fn embeddings(
         }
         Answer::Gemini(upstream) => upstream,
     };
-    meter.first_byte();
     // Gemini reports no usage for embeddings: the input is counted by estimate.
     let metered = Metered::from_counts(None, request.input_bytes, 0, meter.route.pricing.as_ref(), None);
     let usage_json = json!({

@@ -213,24 +213,10 @@ impl Call {
             bytes.len(),
         );
         let deadline = deadline(state, self.arrived);
-        let (plan_ref, translated_ref) = (&plan, &translated);
-        let mut current = 0;
-        let meter_ref = &mut meter;
-        let won = state
-            .resilience
-            .execute(plan_ref, deadline, move |i| {
-                let route = &plan_ref.candidates[i];
-                if i != current {
-                    meter_ref.route = route.clone();
-                    current = i;
-                }
-                attempt(state, route, native, stream, translated_ref.as_ref())
-            })
-            .await;
-        let won = won.map_err(|err| meter.fail(err))?;
-        meter.first_byte();
+        let attempt = |route| attempt(state, route, native, stream, translated.as_ref());
+        let answer = meter.run(&plan, deadline, attempt).await?;
         let limits = StreamLimits::new(state, deadline);
-        let response = match won.value {
+        let response = match answer {
             Answer::Whole { body, metered } => meter.answer(metered, body),
             Answer::Stream(peeked) => {
                 let pricing = meter.route.pricing;

@@ -164,26 +164,10 @@ async fn serve_messages(
         bytes.len(),
     );
     let deadline = deadline(&state, arrived);
-    let (state_ref, plan_ref, translated_ref, native_ref, headers_ref) =
-        (&state, &plan, &translated, &native, &headers);
-    let stream = head.stream;
-    let mut current = 0;
-    let meter_ref = &mut meter;
-    let won = state
-        .resilience
-        .execute(plan_ref, deadline, move |i| {
-            let route = &plan_ref.candidates[i];
-            if i != current {
-                meter_ref.route = route.clone();
-                current = i;
-            }
-            attempt(state_ref, route, native_ref, stream, headers_ref, translated_ref.as_ref())
-        })
-        .await;
-    let won = won.map_err(|err| meter.fail(err))?;
-    meter.first_byte();
+    let attempt = |route| attempt(&state, route, &native, head.stream, &headers, translated.as_ref());
+    let answer = meter.run(&plan, deadline, attempt).await?;
     let limits = StreamLimits::new(&state, deadline);
-    match won.value {
+    match answer {
         Answer::Whole { body, metered, headers } => {
             let mut response = meter.answer(metered, body);
             response.headers_mut().extend(headers);

@@ -136,6 +136,37 @@ impl Meter {
         }
     }
 
+    /// Runs `plan` (retries, fallbacks, circuit breakers) with `attempt` for each candidate
+    /// tried, and returns the first usable answer; when every candidate failed, records the
+    /// failure and hands the error back. The meter follows the candidate being tried, so a
+    /// request abandoned during a fallback is recorded against the model it was waiting for.
+    pub async fn run<'p, T, Fut>(
+        &mut self,
+        plan: &'p Plan,
+        deadline: tokio::time::Instant,
+        attempt: impl Fn(&'p Route) -> Fut,
+    ) -> Result<T, ApiError>
+    where
+        Fut: std::future::Future<Output = Result<T, crate::routing::Failure>>,
+    {
+        let state = self.state.clone();
+        let mut current = 0;
+        let won = state
+            .resilience
+            .execute(plan, deadline, |i| {
+                let route = &plan.candidates[i];
+                if i != current {
+                    self.route = route.clone();
+                    current = i;
+                }
+                attempt(route)
+            })
+            .await;
+        let won = won.map_err(|err| self.fail(err))?;
+        self.first_byte();
+        Ok(won.value)
+    }
+
     /// Notes that the upstream's first byte arrived.
     pub fn first_byte(&mut self) {
         self.first_byte.get_or_insert_with(|| self.arrived.elapsed());
