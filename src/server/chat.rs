@@ -20,7 +20,7 @@ use super::translate::{self, ClientSide, TranslatedAnswer};
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai;
 use crate::dialect::openai::response::{Identity, Rewritten, rewrite_completion};
-use crate::dialect::openai::stream::{Metered, Step};
+use crate::dialect::openai::stream::Step;
 use crate::dialect::openai::{ChatRequest, StreamRewriter};
 use crate::error::ApiError;
 use crate::llm;
@@ -75,13 +75,8 @@ pub async fn chat_completions(
     let limits = StreamLimits::new(&state, deadline);
     match answer {
         Answer::Whole(rewritten) => {
-            let metered = Metered {
-                usage: rewritten.usage,
-                estimated: rewritten.estimated,
-                cost_nano: rewritten.cost_nano,
-                finish_reason: rewritten.finish_reason,
-            };
-            Ok(meter.answer(metered, rewritten.body))
+            let (metered, body) = rewritten.into_parts();
+            Ok(meter.answer(metered, body))
         }
         Answer::Stream(peeked) => stream_same_format(meter, peeked, &request, now, limits).await,
         Answer::Translated(answer) => {

@@ -84,13 +84,8 @@ pub async fn embeddings(
     let answer = answer.await?;
     let upstream = match answer {
         Answer::OpenAi(rewritten) => {
-            let metered = Metered {
-                usage: rewritten.usage,
-                estimated: rewritten.estimated,
-                cost_nano: rewritten.cost_nano,
-                finish_reason: rewritten.finish_reason,
-            };
-            return Ok(meter.answer(metered, rewritten.body));
+            let (metered, body) = rewritten.into_parts();
+            return Ok(meter.answer(metered, body));
         }
         Answer::Gemini(upstream) => upstream,
     };

@@ -20,6 +20,19 @@ pub struct Rewritten {
     pub finish_reason: Option<String>,
 }
 
+impl Rewritten {
+    /// What to record for this answer, and the body to send.
+    pub fn into_parts(self) -> (super::stream::Metered, Vec<u8>) {
+        let metered = super::stream::Metered {
+            usage: self.usage,
+            estimated: self.estimated,
+            cost_nano: self.cost_nano,
+            finish_reason: self.finish_reason,
+        };
+        (metered, self.body)
+    }
+}
+
 #[derive(Deserialize)]
 struct Choice<'a> {
     #[serde(borrow)]
