@@ -360,3 +360,43 @@ async fn retries_against_a_fully_failing_provider_stay_within_the_budget() {
     let metrics = h.http.get(h.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(!metrics.contains("arouter_retry_budget_exhausted_total{provider=\"openai\"} 0"), "{metrics}");
 }
+
+#[tokio::test]
+async fn provider_preferences_and_variants_choose_the_order() {
+    let h = harness(|_| {}).await;
+    let key = h.api_key().await;
+    let ask = |body: Value| h.post("/v1/chat/completions", &key).json(&body).send();
+
+    // `:floor` puts the cheapest candidate first (Gemini Flash is cheaper than both).
+    let body = with_models("openai/gpt-5.4:floor", &["anthropic/claude-sonnet-4.6", "google/gemini-2.5-flash"]);
+    let answer: Value = ask(body).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["model"], "google/gemini-2.5-flash");
+
+    // `order` moves the named providers to the front; `only` filters.
+    let mut body = with_models("openai/gpt-5.4", &["anthropic/claude-sonnet-4.6"]);
+    body["provider"] = json!({ "order": ["anthropic"] });
+    let answer: Value = ask(body.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["model"], "anthropic/claude-sonnet-4.6");
+    body["provider"] = json!({ "only": ["openai"] });
+    let answer: Value = ask(body).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["model"], "openai/gpt-5.4");
+
+    // `allow_fallbacks: false`: the first candidate's failure is the answer.
+    let mut body = with_models("openai/fault-503", &["anthropic/claude-sonnet-4.6"]);
+    body["provider"] = json!({ "allow_fallbacks": false });
+    let response = ask(body).await.unwrap();
+    assert_error(response, 503, "server_error", "overloaded").await;
+    let sent = upstream_models(&h.mock.requests());
+    assert_eq!(sent.iter().filter(|m| *m == "fault-503").count(), 3, "retried, not sent elsewhere: {sent:?}");
+    assert_eq!(sent.iter().filter(|m| *m == "claude-sonnet-4-6").count(), 1, "only the `order` request: {sent:?}");
+
+    // A key limited to one provider never falls back to another.
+    let (limited, _) = h.create_key(json!({ "name": "openai only", "allowed_providers": ["openai"] })).await;
+    let body = with_models("anthropic/claude-sonnet-4.6", &["openai/gpt-5.4"]);
+    let response = h.post("/v1/chat/completions", &limited).json(&body).send().await.unwrap();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["model"], "openai/gpt-5.4", "the disallowed candidate is dropped");
+    let body = with_models("anthropic/claude-sonnet-4.6", &["google/gemini-2.5-flash"]);
+    let response = h.post("/v1/chat/completions", &limited).json(&body).send().await.unwrap();
+    assert_error(response, 403, "forbidden_error", "provider 'anthropic' is not allowed").await;
+}
