@@ -95,7 +95,11 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
     let mut out = String::with_capacity(4096);
     state.resilience.render_metrics(&mut out);
     let ledger = state.ledger.health();
+    out.push_str("# HELP arouter_ledger_pending Ledger records waiting to be committed.\n");
+    out.push_str("# TYPE arouter_ledger_pending gauge\n");
     out.push_str(&format!("arouter_ledger_pending {}\n", ledger.pending()));
+    out.push_str("# HELP arouter_ledger_failing 1 while the database rejects ledger writes.\n");
+    out.push_str("# TYPE arouter_ledger_failing gauge\n");
     out.push_str(&format!("arouter_ledger_failing {}\n", u8::from(ledger.failing())));
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -183,14 +183,12 @@ impl Resilience {
 
     /// Every provider's series and the gateway-wide ones, in the Prometheus text format.
     pub fn render_metrics(&self, out: &mut String) {
-        let _ =
-            writeln!(out, "# HELP arouter_circuit_state Circuit breaker per provider: 0 closed, 1 half-open, 2 open.");
-        let _ = writeln!(out, "# TYPE arouter_circuit_state gauge");
-        let mut providers: Vec<_> = self.providers.iter().collect();
-        providers.sort_by(|a, b| a.0.cmp(b.0));
-        for (id, health) in providers {
-            health.render(id, out);
-        }
+        let mut providers: Vec<(&str, &ProviderHealth)> =
+            self.providers.iter().map(|(id, h)| (id.as_str(), h)).collect();
+        providers.sort_by_key(|(id, _)| *id);
+        ProviderHealth::render_all(&providers, out);
+        let _ = writeln!(out, "# HELP arouter_fallbacks_total Requests sent on to a later candidate.");
+        let _ = writeln!(out, "# TYPE arouter_fallbacks_total counter");
         let _ = writeln!(out, "arouter_fallbacks_total {}", self.fallbacks.load(Ordering::Relaxed));
     }
 }

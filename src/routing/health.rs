@@ -6,12 +6,15 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::breaker::{Breaker, BreakerPolicy, CircuitState};
+use super::breaker::{Breaker, BreakerPolicy};
 use super::failure::FailureClass;
 use super::retry::{RetryBudget, RetryPolicy};
 
 /// Attempt outcomes counted per provider, in `/metrics` label order.
 const OUTCOMES: [&str; 6] = ["ok", "client_error", "upstream_error", "timeout", "rate_limited", "unusable"];
+
+/// Picks one counter out of a provider's health.
+type Counter = fn(&ProviderHealth) -> &AtomicU64;
 
 /// One provider's health and counters.
 #[derive(Debug)]
@@ -68,33 +71,47 @@ impl ProviderHealth {
         }
     }
 
-    /// Writes this provider's series in the Prometheus text format.
-    pub(super) fn render(&self, provider: &str, out: &mut String) {
-        let state = self.breaker.state();
-        let _ = writeln!(out, "arouter_circuit_state{{provider=\"{provider}\"}} {}", state as u8);
-        let _ =
-            writeln!(out, "arouter_circuit_open{{provider=\"{provider}\"}} {}", u8::from(state == CircuitState::Open));
-        for (outcome, count) in OUTCOMES.iter().zip(&self.attempts) {
-            let _ = writeln!(
-                out,
-                "arouter_upstream_attempts_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {}",
-                count.load(Ordering::Relaxed)
-            );
+    /// Writes every provider's series in the Prometheus text format, one family at a time
+    /// (the format wants each family's samples together, after its `HELP` and `TYPE`).
+    pub(super) fn render_all(providers: &[(&str, &ProviderHealth)], out: &mut String) {
+        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        family(out, "arouter_circuit_state", "gauge", "Circuit breaker per provider: 0 closed, 1 half-open, 2 open.");
+        for (provider, health) in providers {
+            let _ = writeln!(out, "arouter_circuit_state{{provider=\"{provider}\"}} {}", health.breaker.state() as u8);
         }
-        let series = [
-            ("arouter_upstream_retries_total", &self.retries),
-            ("arouter_retry_budget_exhausted_total", &self.budget_exhausted),
-            ("arouter_circuit_skipped_total", &self.skipped_open),
+        family(out, "arouter_upstream_attempts_total", "counter", "Upstream attempts by provider and outcome.");
+        for (provider, health) in providers {
+            for (outcome, count) in OUTCOMES.iter().zip(&health.attempts) {
+                let count = count.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "arouter_upstream_attempts_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {count}"
+                );
+            }
+        }
+        let counters: [(&str, &str, Counter); 3] = [
+            ("arouter_upstream_retries_total", "Retries of the same provider.", |h| &h.retries),
+            ("arouter_retry_budget_exhausted_total", "Retries refused by the provider's retry budget.", |h| {
+                &h.budget_exhausted
+            }),
+            ("arouter_circuit_skipped_total", "Candidates skipped because their circuit was open.", |h| {
+                &h.skipped_open
+            }),
         ];
-        for (name, value) in series {
-            let _ = writeln!(out, "{name}{{provider=\"{provider}\"}} {}", value.load(Ordering::Relaxed));
+        for (name, help, value) in counters {
+            family(out, name, "counter", help);
+            for (provider, health) in providers {
+                let _ = writeln!(out, "{name}{{provider=\"{provider}\"}} {}", value(health).load(Ordering::Relaxed));
+            }
         }
-        if let Some(latency) = self.latency() {
-            let _ = writeln!(
-                out,
-                "arouter_upstream_first_byte_seconds_avg{{provider=\"{provider}\"}} {:.6}",
-                latency.as_secs_f64()
-            );
+        let name = "arouter_upstream_first_byte_seconds_avg";
+        family(out, name, "gauge", "Moving average of the time to a usable first byte.");
+        for (provider, health) in providers {
+            if let Some(latency) = health.latency() {
+                let _ = writeln!(out, "{name}{{provider=\"{provider}\"}} {:.6}", latency.as_secs_f64());
+            }
         }
     }
 }

@@ -214,3 +214,28 @@ async fn a_rejected_key_is_retried_at_once_when_the_provider_has_another() {
     let (result, calls) = run(&r, &p, &[&[Err(upstream(401, None))], &[Ok(())]], far()).await;
     assert_eq!((result.unwrap(), calls), (1, vec![0, 1]));
 }
+
+#[test]
+fn metrics_are_valid_prometheus_text_with_each_family_grouped() {
+    let r = resilience(RetryPolicy::default());
+    let mut out = String::new();
+    r.render_metrics(&mut out);
+    let mut typed = std::collections::HashSet::new();
+    let mut current = String::new();
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap().to_owned();
+            assert!(typed.insert(name.clone()), "family {name} declared twice");
+            current = name;
+        } else if !line.starts_with('#') {
+            let name = line.split(['{', ' ']).next().unwrap();
+            assert_eq!(name, current, "sample {line:?} outside its family");
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line:?}");
+        }
+    }
+    for provider in ["anthropic", "google", "openai"] {
+        assert!(out.contains(&format!("arouter_circuit_state{{provider=\"{provider}\"}} 0")), "{out}");
+    }
+    assert!(typed.contains("arouter_fallbacks_total"));
+}
