@@ -78,6 +78,10 @@ pub struct MockArgs {
     /// Delay between streamed chunks, in milliseconds.
     #[arg(long, default_value_t = 20)]
     pub chunk_delay_ms: u64,
+    /// Extra words appended to every answer (`word0 word1 …`), to make long streams: a streamed
+    /// answer has about one chunk per word.
+    #[arg(long, default_value_t = 0)]
+    pub extra_words: usize,
 }
 
 /// The config file as written.

@@ -293,8 +293,11 @@ pub async fn run_standalone(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(args.listen).await?;
+    // The bound address, so `--listen 127.0.0.1:0` prints the port the OS picked.
+    let addr = listener.local_addr()?;
     let options = MockOptions {
         chunk_delay: Duration::from_millis(args.chunk_delay_ms),
+        extra_words: args.extra_words,
         record_requests: false,
         ..MockOptions::default()
     };
@@ -302,7 +305,7 @@ pub async fn run_standalone(
     println!(
         "mock OpenAI API on http://{0}/v1, Anthropic API on http://{0} and Gemini API on http://{0} \
          (provider key: {MOCK_API_KEY})",
-        args.listen
+        addr
     );
     axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await
 }
