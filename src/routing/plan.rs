@@ -25,6 +25,13 @@ pub struct RoutingFields<'a> {
     pub provider: Option<&'a RawValue>,
 }
 
+impl RoutingFields<'_> {
+    /// Whether the client sent any routing field at all.
+    pub fn any(&self) -> bool {
+        self.models.is_some() || self.route.is_some() || self.provider.is_some()
+    }
+}
+
 /// How candidates are ordered when the client asks for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {

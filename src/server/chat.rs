@@ -105,13 +105,11 @@ async fn attempt(
     }
     let client = state.providers.client(&route.provider)?;
     let path = client.chat_path(&route.native, request.stream).map_err(Failure::client)?;
+    let first_byte_by = tokio::time::Instant::now() + state.config.timeouts.first_byte;
     let response = client.post(&path, request.upstream_body(&route.native), request.stream, None).await?;
     if request.stream {
-        let first_byte = state.config.timeouts.first_byte;
-        return match tokio::time::timeout(first_byte, Peeked::read(response, Dialect::OpenAi, &route.provider)).await {
-            Ok(peeked) => peeked.map(Answer::Stream),
-            Err(_) => Err(crate::providers::ProviderError::Timeout { provider: route.provider.clone() }.into()),
-        };
+        let peeked = Peeked::read(response, Dialect::OpenAi, &route.provider, first_byte_by).await?;
+        return Ok(Answer::Stream(peeked));
     }
     let upstream = client.read_body(response).await?;
     let who = Identity { id, model: &route.model, pricing: route.pricing.as_ref(), prompt_bytes: request.prompt_bytes };

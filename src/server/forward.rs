@@ -60,9 +60,22 @@ pub struct Peeked {
 }
 
 impl Peeked {
-    /// Reads `response` until at least one whole event arrived. An event the `dialect`'s
-    /// decoder refuses (the upstream's own `error` event, or garbage) is a failure.
-    pub async fn read(response: reqwest::Response, dialect: Dialect, provider: &str) -> Result<Self, Failure> {
+    /// Reads `response` until at least one whole event arrived, by `first_byte_by` (the first
+    /// byte's deadline, counted from when the request was sent), else a timeout. An event the
+    /// `dialect`'s decoder refuses (the upstream's own `error` event, or garbage) is a failure.
+    pub async fn read(
+        response: reqwest::Response,
+        dialect: Dialect,
+        provider: &str,
+        first_byte_by: Instant,
+    ) -> Result<Self, Failure> {
+        match tokio::time::timeout_at(first_byte_by, Self::read_first_event(response, dialect, provider)).await {
+            Ok(peeked) => peeked,
+            Err(_) => Err(ProviderError::Timeout { provider: provider.to_owned() }.into()),
+        }
+    }
+
+    async fn read_first_event(response: reqwest::Response, dialect: Dialect, provider: &str) -> Result<Self, Failure> {
         let headers = response.headers().clone();
         let mut rest: ByteStream = Box::pin(response.bytes_stream());
         let mut head = BytesMut::new();

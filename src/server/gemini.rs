@@ -32,7 +32,7 @@ use crate::dialect::raw::RawObject;
 use crate::error::ApiError;
 use crate::keys::CachedKey;
 use crate::keys::admission::admit;
-use crate::providers::{self, ProviderError, ProviderKind};
+use crate::providers::{self, ProviderKind};
 use crate::routing::{self, Failure, Plan, Route, RoutingFields};
 use crate::sse::SseDecoder;
 use crate::state::AppState;
@@ -112,13 +112,11 @@ async fn attempt(
     }
     let client = state.providers.client(&route.provider)?;
     let path = client.chat_path(&route.native, stream).map_err(Failure::client)?;
+    let first_byte_by = tokio::time::Instant::now() + state.config.timeouts.first_byte;
     let response = client.post(&path, native.to_vec(), stream, None).await?;
     if stream {
-        let first_byte = state.config.timeouts.first_byte;
-        return match tokio::time::timeout(first_byte, Peeked::read(response, Dialect::Gemini, &route.provider)).await {
-            Ok(peeked) => peeked.map(Answer::Stream),
-            Err(_) => Err(ProviderError::Timeout { provider: route.provider.clone() }.into()),
-        };
+        let peeked = Peeked::read(response, Dialect::Gemini, &route.provider, first_byte_by).await?;
+        return Ok(Answer::Stream(peeked));
     }
     let body = client.read_body(response).await?;
     let answer = gemini::decode::response(&body).map_err(Failure::invalid_answer)?;
@@ -168,7 +166,7 @@ impl Call {
         })?;
         let fields =
             RoutingFields { models: raw.get("models"), route: raw.get("route"), provider: raw.get("provider") };
-        let mut plan = if fields.models.is_some() || fields.provider.is_some() || fields.route.is_some() {
+        let mut plan = if fields.any() {
             Plan::build(
                 Some(&self.route.model),
                 fields,
@@ -187,14 +185,13 @@ impl Call {
         };
         let translated = translate::prepare(state, &plan, Dialect::Gemini, decode).await?;
         // Same format: the client's bytes untouched, unless routing fields must come out.
-        let native: Option<Vec<u8>> = (fields.models.is_some() || fields.provider.is_some() || fields.route.is_some())
-            .then(|| {
-                let mut stripped = raw.clone();
-                for field in ["models", "route", "provider"] {
-                    stripped.remove(field);
-                }
-                stripped.to_vec()
-            });
+        let native: Option<Vec<u8>> = fields.any().then(|| {
+            let mut stripped = raw.clone();
+            for field in ["models", "route", "provider"] {
+                stripped.remove(field);
+            }
+            stripped.to_vec()
+        });
         let native: &[u8] = native.as_deref().unwrap_or(&bytes);
         let needs_native = plan.candidates.iter().any(|r| !translate::needs_translation(state, r, Dialect::Gemini));
         if needs_native {

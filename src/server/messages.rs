@@ -24,8 +24,8 @@ use crate::dialect::openai::stream::Metered;
 use crate::dialect::raw::RawObject;
 use crate::error::ApiError;
 use crate::keys::admission::admit;
+use crate::providers::ProviderKind;
 use crate::providers::anthropic::COUNT_TOKENS_PATH;
-use crate::providers::{ProviderError, ProviderKind};
 use crate::routing::{self, Failure, Plan, Route, RoutingFields};
 use crate::state::AppState;
 use crate::usage::{estimate_tokens, new_generation_id};
@@ -208,14 +208,11 @@ async fn attempt(
     let mut body = native.clone();
     body.set_value("model", route.native.as_str());
     let path = client.chat_path(&route.native, stream).map_err(Failure::client)?;
+    let first_byte_by = tokio::time::Instant::now() + state.config.timeouts.first_byte;
     let response = client.post(&path, body.to_vec(), stream, Some(headers)).await?;
     if stream {
-        let first_byte = state.config.timeouts.first_byte;
-        return match tokio::time::timeout(first_byte, Peeked::read(response, Dialect::Anthropic, &route.provider)).await
-        {
-            Ok(peeked) => Ok(Answer::Stream { peeked: peeked? }),
-            Err(_) => Err(ProviderError::Timeout { provider: route.provider.clone() }.into()),
-        };
+        let peeked = Peeked::read(response, Dialect::Anthropic, &route.provider, first_byte_by).await?;
+        return Ok(Answer::Stream { peeked });
     }
     let upstream_headers = passthrough_headers(response.headers());
     let body = client.read_body(response).await?;
