@@ -152,6 +152,9 @@ impl Providers {
             .connect_timeout(config.timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(reqwest::redirect::Policy::none())
+            // Retries are the router's (`routing::retry`), per request and budgeted; reqwest's
+            // own would also clone every request's headers in case it retries.
+            .retry(reqwest::retry::never())
             .user_agent(concat!("arouter/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("TLS backend initialises");

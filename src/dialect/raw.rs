@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -75,6 +76,42 @@ impl<'a> RawObject<'a> {
     }
 }
 
+/// Where `inner`, a slice borrowed from `outer` (a `&RawValue` parsed from it), sits in it: so
+/// a value can be replaced in the original bytes without writing the rest back.
+///
+/// # Panics
+/// When `inner` does not lie within `outer`.
+pub fn span_in(outer: &str, inner: &str) -> Range<usize> {
+    let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize).expect("slice of outer");
+    assert!(start + inner.len() <= outer.len(), "slice of outer");
+    start..start + inner.len()
+}
+
+/// Writes `source` to `out` with each `(span, bytes)` of `edits` (spans from `span_in`, not
+/// overlapping) replaced by its bytes, and `append` inserted before the object's closing brace:
+/// a few members changed, every other byte as it came.
+pub fn splice_into(out: &mut impl bytes::BufMut, source: &str, edits: &mut [(Range<usize>, &[u8])], append: &[u8]) {
+    edits.sort_unstable_by_key(|(span, _)| span.start);
+    let source = source.as_bytes();
+    let close =
+        if append.is_empty() { source.len() } else { source.iter().rposition(|&b| b == b'}').unwrap_or(source.len()) };
+    let mut at = 0;
+    for (span, bytes) in edits.iter() {
+        out.put_slice(&source[at..span.start]);
+        out.put_slice(bytes);
+        at = span.end;
+    }
+    out.put_slice(&source[at..close]);
+    out.put_slice(append);
+    out.put_slice(&source[close..]);
+}
+
+/// Whether `text` is a JSON object (so far as its first byte tells): typed views of an object
+/// would also read an array, positionally.
+pub fn looks_like_object(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
 /// A map key that borrows from the input when it can.
 struct Key<'a>(Cow<'a, str>);
 
@@ -134,6 +171,17 @@ mod tests {
         obj.set_value("added", &true);
         let out = String::from_utf8(obj.to_vec()).unwrap();
         assert_eq!(out, r#"{"b":1.50,"model":"gpt-5.4","z":{"k":[1e3, "\u00e9"]},"aA":null,"added":true}"#);
+    }
+
+    #[test]
+    fn splicing_replaces_values_and_appends_before_the_closing_brace() {
+        let text = r#"{"a" : 1,"id":"x", "m":[2] }  "#;
+        let obj: RawObject = RawObject::parse(text.as_bytes()).unwrap();
+        let (id, m) = (span_in(text, obj.get("id").unwrap().get()), span_in(text, obj.get("m").unwrap().get()));
+        let mut out = Vec::new();
+        splice_into(&mut out, text, &mut [(m, b"null"), (id, b"\"y\"")], b",\"z\":true");
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a" : 1,"id":"y", "m":null ,"z":true}  "#);
+        assert!(looks_like_object(" {}") && !looks_like_object("[{}]"));
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl Peeked {
 
 /// When a stream in flight is given up on: after `idle` of upstream silence, or at `deadline`
 /// (the request's total time). Silence shorter than that gets a keep-alive every `keep_alive`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StreamLimits {
     pub keep_alive: Duration,
     pub idle: Duration,
@@ -137,6 +137,12 @@ pub struct StreamLimits {
     pub deadline: Instant,
     /// Turns true when a shutdown's drain time is up.
     cut: tokio::sync::watch::Receiver<bool>,
+    /// One timer for the whole stream, made at the first wait. It is moved only when it fires
+    /// before anything is due (data kept flowing): a chunk costs no timer work, where a fresh
+    /// timer per chunk was a quarter of the gateway's CPU per streamed chunk.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// When the last keep-alive was sent.
+    kept_alive_at: Option<Instant>,
 }
 
 /// What to do after waiting for the upstream's next bytes.
@@ -150,40 +156,60 @@ impl StreamLimits {
     pub fn new(state: &AppState, deadline: Instant) -> Self {
         let timeouts = &state.config.timeouts;
         let cut = state.cut_streams.subscribe();
-        Self { keep_alive: timeouts.keep_alive, idle: timeouts.idle, total: timeouts.total, deadline, cut }
+        Self {
+            keep_alive: timeouts.keep_alive,
+            idle: timeouts.idle,
+            total: timeouts.total,
+            deadline,
+            cut,
+            timer: None,
+            kept_alive_at: None,
+        }
     }
 
-    /// Waits for `next`, at most until a keep-alive is due, the idle limit since
-    /// `last_activity` passes, or the deadline.
+    /// Waits for `next`, at most until a keep-alive is due (`keep_alive` after the later of
+    /// `last_activity` and the last keep-alive), the idle limit since `last_activity` passes,
+    /// or the deadline.
     pub async fn wait<T>(&mut self, last_activity: Instant, next: impl Future<Output = T>) -> Waited<T> {
-        let idle_at = last_activity + self.idle;
-        let until = (Instant::now() + self.keep_alive).min(idle_at).min(self.deadline);
-        let waited = tokio::select! {
-            biased;
-            _ = self.cut.wait_for(|cut| *cut) => {
-                let err = ApiError::new(ErrorKind::Unavailable, "the gateway is shutting down; the stream was cut");
-                return Waited::Expired(err);
-            }
-            waited = tokio::time::timeout_at(until, next) => waited,
+        let mut next = std::pin::pin!(next);
+        let keep_alive = self.keep_alive;
+        let idle = self.idle;
+        let deadline = self.deadline;
+        let due = |kept_alive_at: Option<Instant>| {
+            let quiet_since = kept_alive_at.map_or(last_activity, |k| k.max(last_activity));
+            (quiet_since + keep_alive).min(last_activity + idle).min(deadline)
         };
-        match waited {
-            Ok(value) => Waited::Got(value),
-            Err(_) => {
-                let now = Instant::now();
-                if now >= self.deadline {
-                    Waited::Expired(ApiError::new(
-                        ErrorKind::UpstreamTimeout,
-                        format!("the stream was cut at the request's time limit of {} s", self.total.as_secs()),
-                    ))
-                } else if now >= idle_at {
-                    Waited::Expired(ApiError::new(
-                        ErrorKind::UpstreamTimeout,
-                        format!("the upstream sent nothing for {} s; the stream was cut", self.idle.as_secs()),
-                    ))
-                } else {
-                    Waited::KeepAlive
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due(None))));
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.cut.wait_for(|cut| *cut) => {
+                    let err = ApiError::new(ErrorKind::Unavailable, "the gateway is shutting down; the stream was cut");
+                    return Waited::Expired(err);
                 }
+                value = &mut next => return Waited::Got(value),
+                () = timer.as_mut() => {}
             }
+            let now = Instant::now();
+            if now >= deadline {
+                return Waited::Expired(ApiError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!("the stream was cut at the request's time limit of {} s", self.total.as_secs()),
+                ));
+            }
+            if now >= last_activity + idle {
+                return Waited::Expired(ApiError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!("the upstream sent nothing for {} s; the stream was cut", idle.as_secs()),
+                ));
+            }
+            let keep_alive_due = due(self.kept_alive_at);
+            if now >= keep_alive_due {
+                self.kept_alive_at = Some(now);
+                timer.as_mut().reset(due(Some(now)));
+                return Waited::KeepAlive;
+            }
+            timer.as_mut().reset(keep_alive_due);
         }
     }
 }

@@ -55,7 +55,13 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(5));
         // In-memory databases exist per connection: keep exactly one.
         let max = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 4 };
-        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            // A ping before each use doubles the round trips to the SQLite worker thread; a
+            // broken connection fails its query instead, and the ledger retries that.
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool, fail_writes: Default::default() })
     }

@@ -43,7 +43,11 @@ fn invalid_json(err: impl std::fmt::Display) -> ApiError {
 }
 
 /// Parses a member's raw value as `T`, or explains what was expected.
-fn field<'a, T: Deserialize<'a>>(obj: &'a RawObject<'_>, name: &str, expected: &str) -> Result<Option<T>, ApiError> {
+fn field<'a, T: Deserialize<'a>>(
+    obj: &'a RawObject<'_>,
+    name: &str,
+    expected: impl std::fmt::Display,
+) -> Result<Option<T>, ApiError> {
     match obj.get(name) {
         None => Ok(None),
         Some(raw) => {
@@ -52,8 +56,17 @@ fn field<'a, T: Deserialize<'a>>(obj: &'a RawObject<'_>, name: &str, expected: &
     }
 }
 
+/// "a number between `min` and `max`", written only when a message needs it.
+struct Between(f64, f64);
+
+impl std::fmt::Display for Between {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a number between {} and {}", self.0, self.1)
+    }
+}
+
 fn number_in(obj: &RawObject<'_>, name: &str, min: f64, max: f64) -> Result<(), ApiError> {
-    let expected = format!("a number between {min} and {max}");
+    let expected = Between(min, max);
     match field::<f64>(obj, name, &expected)? {
         Some(v) if !(min..=max).contains(&v) => Err(bad(format!("'{name}' must be {expected}, got {v}"))),
         _ => Ok(()),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::usage;
-use crate::dialect::raw::RawObject;
+use crate::dialect::raw::{RawObject, looks_like_object, span_in, splice_into};
 pub use crate::dialect::{Identity, InvalidResponse};
 use crate::usage::{Usage, estimate_tokens};
 
@@ -47,8 +47,72 @@ struct Message<'a> {
     content: Option<&'a RawValue>,
 }
 
-/// Rewrites a `chat.completion` body.
+/// The members of a `chat.completion` the gateway reads or replaces, borrowed from the body;
+/// the rest are skipped by the parser and kept as their bytes.
+#[derive(Deserialize)]
+struct CompletionView<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    #[serde(borrow)]
+    usage: Option<&'a RawValue>,
+    #[serde(default)]
+    system_fingerprint: Present,
+}
+
+/// Whether a member is there at all (`null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
+}
+
+/// Rewrites a `chat.completion` body. The usual answer (with `id`, `model` and a `usage`
+/// object) keeps its own bytes with three values spliced; anything else is taken apart member
+/// by member (`rewrite_completion_rebuilt`).
 pub fn rewrite_completion(bytes: &[u8], who: Identity<'_>) -> Result<Rewritten, InvalidResponse> {
+    let Ok(text) = std::str::from_utf8(bytes) else { return rewrite_completion_rebuilt(bytes, who) };
+    let view = match serde_json::from_str::<CompletionView>(text) {
+        Ok(view) if looks_like_object(text) => view,
+        _ => return rewrite_completion_rebuilt(bytes, who),
+    };
+    let (Some(id), Some(model), Some(choices), Some(raw_usage)) = (view.id, view.model, view.choices, view.usage)
+    else {
+        return rewrite_completion_rebuilt(bytes, who);
+    };
+    let Some(usage) = usage::parse(raw_usage) else { return rewrite_completion_rebuilt(bytes, who) };
+    let (finish_reason, _) = summarise(&choices);
+    let cost_nano = who.cost(&usage);
+    let priced = usage::with_cost(raw_usage, cost_nano);
+    let id_json = serde_json::to_vec(who.id).expect("a string serialises");
+    let model_json = serde_json::to_vec(who.model).expect("a string serialises");
+    let mut edits = [
+        (span_in(text, id.get()), id_json.as_slice()),
+        (span_in(text, model.get()), model_json.as_slice()),
+        (span_in(text, raw_usage.get()), priced.get().as_bytes()),
+    ];
+    let append: &[u8] = if view.system_fingerprint.0 { b"" } else { br#","system_fingerprint":null"# };
+    let mut body =
+        Vec::with_capacity(bytes.len() + priced.get().len() + id_json.len() + model_json.len() + append.len());
+    splice_into(&mut body, text, &mut edits, append);
+    Ok(Rewritten { body, usage, estimated: false, cost_nano, finish_reason })
+}
+
+/// The first choice's finish reason and the bytes of content in all of them.
+fn summarise(choices: &[Choice<'_>]) -> (Option<String>, usize) {
+    let finish_reason = choices.first().and_then(|c| c.finish_reason.as_deref()).map(str::to_owned);
+    let content_bytes = choices.iter().filter_map(|c| c.message.as_ref()?.content).map(|c| c.get().len()).sum();
+    (finish_reason, content_bytes)
+}
+
+/// `rewrite_completion` for any body: parsed into members, changed, written back.
+fn rewrite_completion_rebuilt(bytes: &[u8], who: Identity<'_>) -> Result<Rewritten, InvalidResponse> {
     let mut body = RawObject::parse(bytes).map_err(|e| InvalidResponse(e.to_string()))?;
     let choices: Vec<Choice> = body
         .get("choices")
@@ -56,8 +120,7 @@ pub fn rewrite_completion(bytes: &[u8], who: Identity<'_>) -> Result<Rewritten, 
         .transpose()
         .map_err(|_| InvalidResponse("'choices' is not an array of choices".into()))?
         .ok_or_else(|| InvalidResponse("no 'choices'".into()))?;
-    let finish_reason = choices.first().and_then(|c| c.finish_reason.as_deref()).map(str::to_owned);
-    let content_bytes: usize = choices.iter().filter_map(|c| c.message.as_ref()?.content).map(|c| c.get().len()).sum();
+    let (finish_reason, content_bytes) = summarise(&choices);
     drop(choices);
 
     body.set_value("id", who.id);
@@ -131,6 +194,21 @@ mod tests {
             text,
             r#"{"id":"gen-1-abc","object":"chat.completion","created":1,"model":"openai/gpt-5.4","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":100,"total_tokens":1100,"cost":0.0035,"is_byok":false},"service_tier":"default","system_fingerprint":null}"#
         );
+    }
+
+    #[test]
+    fn the_usual_answer_keeps_its_own_bytes_around_the_spliced_values() {
+        let upstream = br#"{ "model" : "m", "system_fingerprint": null, "id":"x", "choices":[{"message":{"content":"ab"},"finish_reason":"length"}], "usage":{"prompt_tokens":1000,"completion_tokens":100}, "x":1.0e2 }"#;
+        let p = pricing();
+        let who = Identity { id: "gen", model: "openai/m", pricing: Some(&p), prompt_bytes: 0 };
+        let out = rewrite_completion(upstream, who).unwrap();
+        assert_eq!(
+            String::from_utf8(out.body).unwrap(),
+            r#"{ "model" : "openai/m", "system_fingerprint": null, "id":"gen", "choices":[{"message":{"content":"ab"},"finish_reason":"length"}], "usage":{"prompt_tokens":1000,"completion_tokens":100,"cost":0.0035,"is_byok":false}, "x":1.0e2 }"#
+        );
+        assert_eq!((out.finish_reason.as_deref(), out.estimated), (Some("length"), false));
+        // An array has the view's fields in order, but is not an answer.
+        assert!(rewrite_completion(br#"["x","m",[],{"prompt_tokens":1}]"#, who).is_err());
     }
 
     #[test]

@@ -4,13 +4,13 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::response::Identity;
 use super::usage;
-use crate::dialect::raw::RawObject;
+use crate::dialect::raw::{RawObject, looks_like_object, span_in, splice_into};
 use crate::error::{ApiError, ErrorKind};
 use crate::sse::{self, SseFrame};
 use crate::usage::{Pricing, Usage, estimate_tokens};
@@ -25,6 +25,65 @@ pub enum Step {
     /// The upstream reported an error in-band, or sent garbage; these bytes (a final error
     /// chunk) end the stream.
     Failed(Bytes, ApiError),
+}
+
+/// The top-level members of a chunk the rewriter needs, borrowed from the frame. Other members
+/// are skipped by the parser and never copied: the common chunk is forwarded as its own bytes
+/// with only the `id` and `model` values spliced (re-serialising every chunk was half of the
+/// gateway's CPU per streamed chunk).
+#[derive(Deserialize)]
+struct ChunkView<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    created: Option<&'a RawValue>,
+    #[serde(borrow)]
+    choices: Option<ChoicesSeen<'a>>,
+    #[serde(borrow)]
+    usage: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+/// What the `choices` of a chunk say for metering, read without collecting them.
+#[derive(Default)]
+struct ChoicesSeen<'a> {
+    any: bool,
+    generated_bytes: usize,
+    /// The last choice's `finish_reason`, when one has it.
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ChoicesSeen<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ChoicesVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for ChoicesVisitor<'a> {
+            type Value = ChoicesSeen<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of choices")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut seen = ChoicesSeen::default();
+                while let Some(choice) = seq.next_element::<Choice<'a>>()? {
+                    seen.any = true;
+                    if let Some(delta) = &choice.delta {
+                        for part in [delta.content, delta.tool_calls, delta.reasoning].into_iter().flatten() {
+                            if part.get() != "null" {
+                                seen.generated_bytes += part.get().len();
+                            }
+                        }
+                    }
+                    if choice.finish_reason.is_some() {
+                        seen.finish_reason = choice.finish_reason;
+                    }
+                }
+                Ok(seen)
+            }
+        }
+        d.deserialize_seq(ChoicesVisitor(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -87,6 +146,9 @@ pub(crate) fn ended_unexpectedly() -> ApiError {
 pub struct StreamRewriter {
     id: String,
     model: String,
+    /// `id` and `model` as JSON strings, spliced into every chunk.
+    id_json: String,
+    model_json: String,
     pricing: Option<Pricing>,
     prompt_bytes: usize,
     /// Whether the client gets the final `choices: []` usage chunk.
@@ -141,6 +203,8 @@ impl StreamRewriter {
         Self {
             id: who.id.to_owned(),
             model: who.model.to_owned(),
+            id_json: serde_json::to_string(who.id).expect("a string serialises"),
+            model_json: serde_json::to_string(who.model).expect("a string serialises"),
             pricing: who.pricing.copied(),
             prompt_bytes: who.prompt_bytes,
             wants_usage_chunk,
@@ -161,6 +225,51 @@ impl StreamRewriter {
         if frame.data == "[DONE]" {
             return Step::Done(Bytes::from_static(sse::DONE));
         }
+        match serde_json::from_str::<ChunkView>(&frame.data) {
+            Ok(ChunkView { id: Some(id), model: Some(model), created, choices, usage, error: None })
+                if usage.is_none_or(|u| u.get() == "null") && looks_like_object(&frame.data) =>
+            {
+                self.note_created(created);
+                if let Some(seen) = choices {
+                    self.note_choices(seen);
+                }
+                self.forwarded_any = true;
+                Step::Forward(self.splice_identity(&frame.data, id, model))
+            }
+            // Errors, usage, a missing `id` or `model`, or a chunk the view cannot read (a
+            // strange `choices`, say): the careful way, once or twice a stream.
+            _ => self.push_rebuilt(frame),
+        }
+    }
+
+    /// The chunk's own bytes with the values of `id` and `model` replaced by the gateway's.
+    fn splice_identity(&self, data: &str, id: &RawValue, model: &RawValue) -> Bytes {
+        let mut edits = [
+            (span_in(data, id.get()), self.id_json.as_bytes()),
+            (span_in(data, model.get()), self.model_json.as_bytes()),
+        ];
+        let mut out = BytesMut::with_capacity(data.len() + self.id_json.len() + self.model_json.len() + 8);
+        out.put_slice(b"data: ");
+        splice_into(&mut out, data, &mut edits, b"");
+        out.put_slice(b"\n\n");
+        out.freeze()
+    }
+
+    fn note_created(&mut self, created: Option<&RawValue>) {
+        if let Some(created) = created.and_then(|c| c.get().parse().ok()) {
+            self.created = created;
+        }
+    }
+
+    fn note_choices(&mut self, seen: ChoicesSeen<'_>) {
+        self.generated_bytes += seen.generated_bytes;
+        if let Some(reason) = seen.finish_reason {
+            self.finish_reason = Some(reason.into_owned());
+        }
+    }
+
+    /// Any chunk, taken apart member by member and written back.
+    fn push_rebuilt(&mut self, frame: &SseFrame) -> Step {
         let mut chunk = match RawObject::parse(frame.data.as_bytes()) {
             Ok(chunk) => chunk,
             Err(_) => return self.fail(invalid_event()),
@@ -168,26 +277,11 @@ impl StreamRewriter {
         if let Some(raw) = chunk.get("error") {
             return self.fail(upstream_error(raw));
         }
-        if let Some(created) = chunk.get("created").and_then(|c| c.get().parse().ok()) {
-            self.created = created;
-        }
+        self.note_created(chunk.get("created"));
         let mut has_choices = false;
-        if let Some(raw) = chunk.get("choices") {
-            if let Ok(choices) = serde_json::from_str::<Vec<Choice>>(raw.get()) {
-                has_choices = !choices.is_empty();
-                for choice in &choices {
-                    if let Some(delta) = &choice.delta {
-                        for part in [delta.content, delta.tool_calls, delta.reasoning].into_iter().flatten() {
-                            if part.get() != "null" {
-                                self.generated_bytes += part.get().len();
-                            }
-                        }
-                    }
-                    if let Some(reason) = &choice.finish_reason {
-                        self.finish_reason = Some(reason.as_ref().to_owned());
-                    }
-                }
-            }
+        if let Some(Ok(seen)) = chunk.get("choices").map(|raw| serde_json::from_str::<ChoicesSeen>(raw.get())) {
+            has_choices = seen.any;
+            self.note_choices(seen);
         }
         let mut carries_usage = false;
         if let Some((usage, raw)) = chunk.get("usage").and_then(|raw| Some((usage::parse(raw)?, raw))) {
@@ -292,6 +386,39 @@ mod tests {
             (10, 2, 14_000, false)
         );
         assert_eq!(m.finish_reason.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn a_plain_chunk_keeps_every_byte_but_the_id_and_model_values() {
+        let who = Identity { id: "gen-\"q\"", model: "openai/gpt-5.4", pricing: None, prompt_bytes: 0 };
+        let mut rw = StreamRewriter::new(who, true, 0);
+        let data = r#"{"model" : "gpt-5.4-x","x_extra":{"n":1.50e0},"choices":[{"index":0,"delta":{"content":"H\u00e9"},"finish_reason":null}],"created":9,"id":"chatcmpl-1","usage":null}"#;
+        let Step::Forward(out) = rw.push(&SseFrame { event: None, data: data.into() }) else { panic!("forwarded") };
+        let expected = r#"data: {"model" : "openai/gpt-5.4","x_extra":{"n":1.50e0},"choices":[{"index":0,"delta":{"content":"H\u00e9"},"finish_reason":null}],"created":9,"id":"gen-\"q\"","usage":null}"#;
+        assert_eq!(std::str::from_utf8(&out).unwrap(), format!("{expected}\n\n"));
+        assert_eq!(rw.created, 9);
+        assert_eq!(rw.generated_bytes, r#""H\u00e9""#.len());
+        assert!(rw.forwarded_any());
+    }
+
+    #[test]
+    fn chunks_without_an_id_or_with_odd_choices_are_still_rewritten() {
+        let who = Identity { id: "gen-2", model: "openai/m", pricing: None, prompt_bytes: 0 };
+        let mut rw = StreamRewriter::new(who, true, 0);
+        let frame =
+            SseFrame { event: None, data: r#"{"choices":[{"delta":{"content":"ab"},"finish_reason":"stop"}]}"#.into() };
+        let Step::Forward(out) = rw.push(&frame) else { panic!("forwarded") };
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(text.contains(r#""id":"gen-2""#) && text.contains(r#""model":"openai/m""#), "{text}");
+        assert_eq!(rw.finish_reason.as_deref(), Some("stop"));
+        // `choices` that is not an array of choices is forwarded, rewritten, and not counted.
+        let frame = SseFrame { event: None, data: r#"{"id":"c","model":"m","choices":"?"}"#.into() };
+        let Step::Forward(out) = rw.push(&frame) else { panic!("forwarded") };
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "data: {\"id\":\"gen-2\",\"model\":\"openai/m\",\"choices\":\"?\"}\n\n"
+        );
+        assert_eq!(rw.generated_bytes, 4);
     }
 
     #[test]
