@@ -430,6 +430,8 @@ http {{
         ]
         lines = [f"Instructions per request, gateway under `valgrind --tool=callgrind`, {n} sequential requests per case after {n // 5} warm-up requests.", "",
                  "| Case | instructions / request |", "|---|---:|"]
+        if self.args.callgrind_only:
+            cases = [c for c in cases if self.args.callgrind_only in c[0]]
         for name, body, k, _ in cases:
             sequential(f"{self.gw_url}/v1/chat/completions", body, k, n // 5)
             time.sleep(0.5)
@@ -642,6 +644,7 @@ def main():
     p.add_argument("--no-nginx", action="store_true")
     p.add_argument("--callgrind", action="store_true", help="instructions per request under callgrind instead of the load table")
     p.add_argument("--callgrind-requests", type=int, default=500)
+    p.add_argument("--callgrind-only", default="", help="only the callgrind cases whose name contains this text (e.g. stream)")
     args = p.parse_args()
     sys.exit(Bench(args).run())
 

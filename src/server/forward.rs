@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 
 use super::meter::{EventTap, StreamMeter};
 use crate::dialect::hub::Dialect;
@@ -128,15 +128,15 @@ impl Peeked {
 
 /// When a stream in flight is given up on: after `idle` of upstream silence, or at `deadline`
 /// (the request's total time). Silence shorter than that gets a keep-alive every `keep_alive`.
-#[derive(Debug)]
 pub struct StreamLimits {
     pub keep_alive: Duration,
     pub idle: Duration,
     /// The configured total, for the message when the deadline cuts a stream.
     pub total: Duration,
     pub deadline: Instant,
-    /// Turns true when a shutdown's drain time is up.
-    cut: tokio::sync::watch::Receiver<bool>,
+    /// Ends when a shutdown's drain time is up. Made once per stream: a fresh watch waiter per
+    /// chunk cost a registration and a removal on every wait.
+    cut: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// One timer for the whole stream, made at the first wait. It is moved only when it fires
     /// before anything is due (data kept flowing): a chunk costs no timer work, where a fresh
     /// timer per chunk was a quarter of the gateway's CPU per streamed chunk.
@@ -155,7 +155,15 @@ pub enum Waited<T> {
 impl StreamLimits {
     pub fn new(state: &AppState, deadline: Instant) -> Self {
         let timeouts = &state.config.timeouts;
-        let cut = state.cut_streams.subscribe();
+        let mut cut = state.cut_streams.subscribe();
+        let cut = Box::pin(
+            async move {
+                if cut.wait_for(|cut| *cut).await.is_err() {
+                    std::future::pending::<()>().await; // no shutdown can come any more
+                }
+            }
+            .fuse(), // polled again after it ended: pending, not a panic
+        );
         Self {
             keep_alive: timeouts.keep_alive,
             idle: timeouts.idle,
@@ -183,7 +191,7 @@ impl StreamLimits {
         loop {
             tokio::select! {
                 biased;
-                _ = self.cut.wait_for(|cut| *cut) => {
+                () = self.cut.as_mut() => {
                     let err = ApiError::new(ErrorKind::Unavailable, "the gateway is shutting down; the stream was cut");
                     return Waited::Expired(err);
                 }
