@@ -16,6 +16,7 @@ pub mod gemini;
 pub mod hub;
 pub mod openai;
 pub mod raw;
+pub mod scan;
 
 use crate::usage::{Pricing, Usage};
 

@@ -257,24 +257,77 @@ impl UpstreamEvents {
         }
     }
 
+    /// A frame decoded from bytes already received, without reading more: frames the upstream
+    /// sent in one chunk go to the client in one. (Polling the body for more without waiting
+    /// found nothing: hyper hands a response body over one chunk at a time.)
+    pub fn next_ready(&mut self) -> Option<SseFrame> {
+        self.ready.pop_front()
+    }
+
     /// The next frame; `Ok(None)` when the upstream closed the stream.
     pub async fn next_frame(&mut self) -> Result<Option<SseFrame>, UpstreamBroken> {
         loop {
             if let Some(frame) = self.ready.pop_front() {
                 return Ok(Some(frame));
             }
-            match self.bytes.next().await {
-                None => return Ok(None),
-                Some(Err(err)) => {
-                    tracing::debug!(error = %err.without_url(), "upstream stream broke");
-                    return Err(UpstreamBroken::Transport);
-                }
-                Some(Ok(chunk)) => {
-                    self.decoder.push(&chunk, &mut self.scratch).map_err(|_| UpstreamBroken::Garbage)?;
-                    self.ready.extend(self.scratch.drain(..));
-                }
+            let item = self.bytes.next().await;
+            if let Err(ended) = self.take(item) {
+                return ended;
             }
         }
+    }
+
+    /// Decodes one item of the byte stream; `Err` carries what to report when it ended it.
+    #[allow(clippy::type_complexity)]
+    fn take(&mut self, item: Option<reqwest::Result<Bytes>>) -> Result<(), Result<Option<SseFrame>, UpstreamBroken>> {
+        match item {
+            None => Err(Ok(None)),
+            Some(Err(err)) => {
+                tracing::debug!(error = %err.without_url(), "upstream stream broke");
+                Err(Err(UpstreamBroken::Transport))
+            }
+            Some(Ok(chunk)) => {
+                self.decoder.push(&chunk, &mut self.scratch).map_err(|_| Err(UpstreamBroken::Garbage))?;
+                self.ready.extend(self.scratch.drain(..));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Most bytes joined into one chunk for the client before it is sent.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+
+/// Bytes for one write to the client: a single chunk as it came, several joined.
+#[derive(Default)]
+struct Batch {
+    first: Option<Bytes>,
+    joined: Option<BytesMut>,
+}
+
+impl Batch {
+    fn add(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        match (&self.first, &mut self.joined) {
+            (None, _) => self.first = Some(bytes),
+            (Some(first), None) => {
+                let mut joined = BytesMut::with_capacity((first.len() + bytes.len()) * 4);
+                joined.extend_from_slice(first);
+                joined.extend_from_slice(&bytes);
+                self.joined = Some(joined);
+            }
+            (Some(_), Some(joined)) => joined.extend_from_slice(&bytes),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.joined.as_ref().map_or_else(|| self.first.as_ref().map_or(0, Bytes::len), BytesMut::len)
+    }
+
+    fn into_bytes(self) -> Option<Bytes> {
+        self.joined.map(BytesMut::freeze).or(self.first)
     }
 }
 
@@ -289,26 +342,39 @@ pub fn relay(
     mut limits: StreamLimits,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
-        let mut step = Some(first);
+        let mut pending = Some(first);
         let mut last_activity = Instant::now();
         loop {
-            if let Some(current) = step.take() {
-                match current {
-                    Step::Forward(bytes) => {
-                        if !bytes.is_empty() {
-                            yield Ok(bytes);
+            if let Some(mut step) = pending.take() {
+                // This frame and the others already decoded from the same upstream read go out
+                // as one chunk: one pass through the body and one chunk header, not one each.
+                let mut batch = Batch::default();
+                loop {
+                    match step {
+                        Step::Forward(bytes) => batch.add(bytes),
+                        Step::Done(bytes) | Step::Failed(bytes, _) => {
+                            batch.add(bytes);
+                            if let Some(bytes) = batch.into_bytes() {
+                                yield Ok(bytes);
+                            }
+                            stream.finish(200);
+                            return;
                         }
                     }
-                    Step::Done(bytes) => {
-                        yield Ok(bytes);
-                        stream.finish(200);
-                        return;
+                    match upstream.next_ready() {
+                        Some(frame) if batch.len() < MAX_BATCH_BYTES => step = stream.source.push(&frame),
+                        Some(frame) => {
+                            pending = Some(stream.source.push(&frame));
+                            break;
+                        }
+                        None => break,
                     }
-                    Step::Failed(bytes, _err) => {
-                        yield Ok(bytes);
-                        stream.finish(200);
-                        return;
-                    }
+                }
+                if let Some(bytes) = batch.into_bytes() {
+                    yield Ok(bytes);
+                }
+                if pending.is_some() {
+                    continue; // the batch was full; the next one starts with that frame
                 }
             }
             match limits.wait(last_activity, upstream.next_frame()).await {
@@ -320,7 +386,7 @@ pub fn relay(
                 }
                 Waited::Got(Ok(Some(frame))) => {
                     last_activity = Instant::now();
-                    step = Some(stream.source.push(&frame));
+                    pending = Some(stream.source.push(&frame));
                 }
                 Waited::Got(Ok(None) | Err(UpstreamBroken::Transport)) => {
                     let (bytes, _err) = stream.source.cut_short();

@@ -10,7 +10,8 @@ use serde_json::value::RawValue;
 
 use super::response::Identity;
 use super::usage;
-use crate::dialect::raw::{RawObject, looks_like_object, span_in, splice_into};
+use crate::dialect::raw::{RawObject, span_in, splice_into};
+use crate::dialect::scan::{self, Cursor, Unreadable};
 use crate::error::{ApiError, ErrorKind};
 use crate::sse::{self, SseFrame};
 use crate::usage::{Pricing, Usage, estimate_tokens};
@@ -25,26 +26,6 @@ pub enum Step {
     /// The upstream reported an error in-band, or sent garbage; these bytes (a final error
     /// chunk) end the stream.
     Failed(Bytes, ApiError),
-}
-
-/// The top-level members of a chunk the rewriter needs, borrowed from the frame. Other members
-/// are skipped by the parser and never copied: the common chunk is forwarded as its own bytes
-/// with only the `id` and `model` values spliced (re-serialising every chunk was half of the
-/// gateway's CPU per streamed chunk).
-#[derive(Deserialize)]
-struct ChunkView<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    model: Option<&'a RawValue>,
-    #[serde(borrow)]
-    created: Option<&'a RawValue>,
-    #[serde(borrow)]
-    choices: Option<ChoicesSeen<'a>>,
-    #[serde(borrow)]
-    usage: Option<&'a RawValue>,
-    #[serde(borrow)]
-    error: Option<&'a RawValue>,
 }
 
 /// What the `choices` of a chunk say for metering, read without collecting them.
@@ -84,6 +65,53 @@ impl<'de: 'a, 'a> Deserialize<'de> for ChoicesSeen<'a> {
         }
         d.deserialize_seq(ChoicesVisitor(std::marker::PhantomData))
     }
+}
+
+/// `ChoicesSeen` from a scan of `choices` (an array of objects) at `cursor`; `Unreadable` when
+/// anything in it is not what the deserialising reader would accept.
+fn scan_choices<'a>(cursor: &mut Cursor<'a>) -> Result<ChoicesSeen<'a>, Unreadable> {
+    let mut seen = ChoicesSeen::default();
+    cursor.array(|c| {
+        seen.any = true;
+        let (mut delta_seen, mut finish_reason) = (false, None);
+        c.object(|c, key| match key {
+            "delta" if delta_seen => Err(Unreadable),
+            "delta" => {
+                delta_seen = true;
+                if c.at_null() {
+                    return c.value().map(drop);
+                }
+                let mut parts = [false; 3];
+                c.object(|c, key| {
+                    let index = match key {
+                        "content" => 0,
+                        "tool_calls" => 1,
+                        "reasoning" => 2,
+                        _ => return c.value().map(drop),
+                    };
+                    if std::mem::replace(&mut parts[index], true) {
+                        return Err(Unreadable);
+                    }
+                    let part = c.value()?;
+                    if part != "null" {
+                        seen.generated_bytes += part.len();
+                    }
+                    Ok(())
+                })
+            }
+            "finish_reason" if finish_reason.is_some() => Err(Unreadable),
+            "finish_reason" => {
+                finish_reason = Some(c.value()?);
+                Ok(())
+            }
+            _ => c.value().map(drop),
+        })?;
+        if let Some(reason) = finish_reason.filter(|r| *r != "null") {
+            seen.finish_reason = Some(Cow::Borrowed(scan::plain_string(reason).ok_or(Unreadable)?));
+        }
+        Ok(())
+    })?;
+    Ok(seen)
 }
 
 #[derive(Deserialize)]
@@ -225,29 +253,53 @@ impl StreamRewriter {
         if frame.data == "[DONE]" {
             return Step::Done(Bytes::from_static(sse::DONE));
         }
-        match serde_json::from_str::<ChunkView>(&frame.data) {
-            Ok(ChunkView { id: Some(id), model: Some(model), created, choices, usage, error: None })
-                if usage.is_none_or(|u| u.get() == "null") && looks_like_object(&frame.data) =>
-            {
-                self.note_created(created);
-                if let Some(seen) = choices {
-                    self.note_choices(seen);
+        // Errors, usage, a missing `id` or `model`, or a chunk the scan cannot read (a strange
+        // `choices`, say): the careful way, once or twice a stream.
+        self.push_plain(&frame.data).unwrap_or_else(|| self.push_rebuilt(frame))
+    }
+
+    /// The common chunk (`id` and `model`, no `usage` or `error`): metered from a scan of its
+    /// structure and forwarded as its own bytes with those two values spliced. `None` for any
+    /// other chunk.
+    fn push_plain(&mut self, data: &str) -> Option<Step> {
+        let (mut id, mut model, mut created, mut choices) = (None, None, None, None);
+        let mut cursor = Cursor::new(data);
+        cursor
+            .object(|c, key| {
+                let slot = match key {
+                    "id" => &mut id,
+                    "model" => &mut model,
+                    "created" => &mut created,
+                    "choices" if choices.is_some() => return Err(Unreadable),
+                    "choices" if c.at_null() => return c.value().map(drop),
+                    "choices" => {
+                        choices = Some(scan_choices(c)?);
+                        return Ok(());
+                    }
+                    "usage" if c.at_null() => return c.value().map(drop),
+                    "usage" | "error" => return Err(Unreadable), // not a plain chunk
+                    _ => return c.value().map(drop),
+                };
+                match slot.replace(c.value()?) {
+                    Some(_) => Err(Unreadable), // repeated: the careful way refuses it
+                    None => Ok(()),
                 }
-                self.forwarded_any = true;
-                Step::Forward(self.splice_identity(&frame.data, id, model))
-            }
-            // Errors, usage, a missing `id` or `model`, or a chunk the view cannot read (a
-            // strange `choices`, say): the careful way, once or twice a stream.
-            _ => self.push_rebuilt(frame),
+            })
+            .ok()?;
+        cursor.end().ok()?;
+        let (id, model) = (id?, model?);
+        self.note_created(created);
+        if let Some(seen) = choices {
+            self.note_choices(seen);
         }
+        self.forwarded_any = true;
+        Some(Step::Forward(self.splice_identity(data, id, model)))
     }
 
     /// The chunk's own bytes with the values of `id` and `model` replaced by the gateway's.
-    fn splice_identity(&self, data: &str, id: &RawValue, model: &RawValue) -> Bytes {
-        let mut edits = [
-            (span_in(data, id.get()), self.id_json.as_bytes()),
-            (span_in(data, model.get()), self.model_json.as_bytes()),
-        ];
+    fn splice_identity(&self, data: &str, id: &str, model: &str) -> Bytes {
+        let mut edits =
+            [(span_in(data, id), self.id_json.as_bytes()), (span_in(data, model), self.model_json.as_bytes())];
         let mut out = BytesMut::with_capacity(data.len() + self.id_json.len() + self.model_json.len() + 8);
         out.put_slice(b"data: ");
         splice_into(&mut out, data, &mut edits, b"");
@@ -255,8 +307,8 @@ impl StreamRewriter {
         out.freeze()
     }
 
-    fn note_created(&mut self, created: Option<&RawValue>) {
-        if let Some(created) = created.and_then(|c| c.get().parse().ok()) {
+    fn note_created(&mut self, created: Option<&str>) {
+        if let Some(created) = created.and_then(|c| c.parse().ok()) {
             self.created = created;
         }
     }
@@ -277,7 +329,7 @@ impl StreamRewriter {
         if let Some(raw) = chunk.get("error") {
             return self.fail(upstream_error(raw));
         }
-        self.note_created(chunk.get("created"));
+        self.note_created(chunk.get("created").map(RawValue::get));
         let mut has_choices = false;
         if let Some(Ok(seen)) = chunk.get("choices").map(|raw| serde_json::from_str::<ChoicesSeen>(raw.get())) {
             has_choices = seen.any;
@@ -399,6 +451,29 @@ mod tests {
         assert_eq!(rw.created, 9);
         assert_eq!(rw.generated_bytes, r#""H\u00e9""#.len());
         assert!(rw.forwarded_any());
+    }
+
+    #[test]
+    fn the_scan_and_the_careful_way_agree_on_bytes_and_metering() {
+        let chunks = [
+            r#"{"id":"c","model":"m","created":3,"choices":[{"index":0,"delta":{"content":"a\"b\\"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"x\":[1]}"}}]}},{"delta":{"reasoning":"hm","content":null},"finish_reason":"tool_calls"}],"id":"c","model":"m"}"#,
+            r#"{"id":"c","model":"m","choices":[{"delta":null,"finish_reason":"length"}],"x":{"nested":["]","}"]}}"#,
+            r#"{"id":"c","model":"m","choices":[{"delta":{"content":"é"},"finish_reason":"sto\u0070"}]}"#,
+            r#"{"id":"c","model":"m","choices":null,"usage":null}"#,
+            r#"{"id":"c","model":"m","choices":[{"delta":"odd"}]}"#,
+        ];
+        let who = Identity { id: "gen-9", model: "openai/m", pricing: None, prompt_bytes: 0 };
+        for data in chunks {
+            let frame = SseFrame { event: None, data: data.into() };
+            let (mut fast, mut careful) = (StreamRewriter::new(who, true, 0), StreamRewriter::new(who, true, 0));
+            let (Step::Forward(a), Step::Forward(b)) = (fast.push(&frame), careful.push_rebuilt(&frame)) else {
+                panic!("forwarded: {data}")
+            };
+            assert_eq!(a, b, "{data}");
+            assert_eq!(fast.metered(), careful.metered(), "{data}");
+            assert_eq!(fast.created, careful.created, "{data}");
+        }
     }
 
     #[test]
