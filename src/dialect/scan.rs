@@ -213,7 +213,12 @@ mod tests {
         );
         assert_eq!(all("{}").unwrap(), vec![]);
         let mut els = Vec::new();
-        Cursor::new(r#"[ {"a":1}, "b" ,3]"#).array(|c| Ok(els.push(c.value()?))).unwrap();
+        Cursor::new(r#"[ {"a":1}, "b" ,3]"#)
+            .array(|c| {
+                els.push(c.value()?);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(els, vec![r#"{"a":1}"#, r#""b""#, "3"]);
         assert_eq!(plain_string(r#""stop""#), Some("stop"));
         assert_eq!(plain_string(r#""a\nb""#), None);
