@@ -258,8 +258,7 @@ impl UpstreamEvents {
     }
 
     /// A frame decoded from bytes already received, without reading more: frames the upstream
-    /// sent in one chunk go to the client in one. (Polling the body for more without waiting
-    /// found nothing: hyper hands a response body over one chunk at a time.)
+    /// sent in one chunk go to the client in one.
     pub fn next_ready(&mut self) -> Option<SseFrame> {
         self.ready.pop_front()
     }
@@ -270,26 +269,16 @@ impl UpstreamEvents {
             if let Some(frame) = self.ready.pop_front() {
                 return Ok(Some(frame));
             }
-            let item = self.bytes.next().await;
-            if let Err(ended) = self.take(item) {
-                return ended;
-            }
-        }
-    }
-
-    /// Decodes one item of the byte stream; `Err` carries what to report when it ended it.
-    #[allow(clippy::type_complexity)]
-    fn take(&mut self, item: Option<reqwest::Result<Bytes>>) -> Result<(), Result<Option<SseFrame>, UpstreamBroken>> {
-        match item {
-            None => Err(Ok(None)),
-            Some(Err(err)) => {
-                tracing::debug!(error = %err.without_url(), "upstream stream broke");
-                Err(Err(UpstreamBroken::Transport))
-            }
-            Some(Ok(chunk)) => {
-                self.decoder.push(&chunk, &mut self.scratch).map_err(|_| Err(UpstreamBroken::Garbage))?;
-                self.ready.extend(self.scratch.drain(..));
-                Ok(())
+            match self.bytes.next().await {
+                None => return Ok(None),
+                Some(Err(err)) => {
+                    tracing::debug!(error = %err.without_url(), "upstream stream broke");
+                    return Err(UpstreamBroken::Transport);
+                }
+                Some(Ok(chunk)) => {
+                    self.decoder.push(&chunk, &mut self.scratch).map_err(|_| UpstreamBroken::Garbage)?;
+                    self.ready.extend(self.scratch.drain(..));
+                }
             }
         }
     }

@@ -37,6 +37,15 @@ struct ChoicesSeen<'a> {
     finish_reason: Option<Cow<'a, str>>,
 }
 
+impl ChoicesSeen<'_> {
+    /// Counts one of a delta's `content`, `tool_calls` or `reasoning` (its JSON text).
+    fn count_part(&mut self, part: &str) {
+        if part != "null" {
+            self.generated_bytes += part.len();
+        }
+    }
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for ChoicesSeen<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct ChoicesVisitor<'a>(std::marker::PhantomData<&'a ()>);
@@ -51,9 +60,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ChoicesSeen<'a> {
                     seen.any = true;
                     if let Some(delta) = &choice.delta {
                         for part in [delta.content, delta.tool_calls, delta.reasoning].into_iter().flatten() {
-                            if part.get() != "null" {
-                                seen.generated_bytes += part.get().len();
-                            }
+                            seen.count_part(part.get());
                         }
                     }
                     if choice.finish_reason.is_some() {
@@ -92,10 +99,7 @@ fn scan_choices<'a>(cursor: &mut Cursor<'a>) -> Result<ChoicesSeen<'a>, Unreadab
                     if std::mem::replace(&mut parts[index], true) {
                         return Err(Unreadable);
                     }
-                    let part = c.value()?;
-                    if part != "null" {
-                        seen.generated_bytes += part.len();
-                    }
+                    seen.count_part(c.value()?);
                     Ok(())
                 })
             }
