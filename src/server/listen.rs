@@ -4,6 +4,9 @@
 //!
 //! `axum::serve` waits for in-flight work without a bound (one stuck stream would pin the
 //! process forever) and does not expose hyper's limits, hence this loop.
+//!
+//! Each connection's socket is wrapped in [`coalesce::CoalescingIo`], so the events of an
+//! upstream burst reach the client in one write instead of one write each.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,6 +18,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+
+use coalesce::CoalescingIo;
+
+mod coalesce;
 
 /// Largest request header block accepted: past it, HTTP/1 answers 431 and closes the
 /// connection, and HTTP/2 refuses the stream. Real clients send a few KB; 64 KB leaves room for
@@ -64,7 +71,7 @@ pub async fn serve(
             tracing::debug!(%err, "could not set TCP_NODELAY");
         }
         let service = TowerToHyperService::new(app.clone());
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned();
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(CoalescingIo::new(tcp)), service).into_owned();
         let conn = graceful.watch(conn);
         connections.spawn(async move {
             if let Err(err) = conn.await {
