@@ -13,8 +13,8 @@
 //! - A write that follows bytes read from the client (a new request, a non-stream response,
 //!   the head and first event of a stream) is never held: time to first byte is unchanged.
 //! - A later write that comes within `BURST_GAP` of the previous one (the upstream is sending
-//!   a burst) is held for one round of the runtime's queue; held again while the bytes hyper
-//!   offers keep growing, at most `MAX_ROUNDS` rounds or until `MAX_HELD_BYTES`.
+//!   a burst) is held for one round of the runtime's queue, and again while the bytes hyper
+//!   offers keep growing, for at most `MAX_HOLD` in all or until `MAX_HELD_BYTES`.
 //! - A write after a longer quiet (tokens paced as real models pace them) goes at once: holding
 //!   it would cost a task poll and save nothing.
 //! - A write that follows one the socket refused (`Pending`) goes as soon as hyper retries:
@@ -30,14 +30,14 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Duration, Instant};
 
-/// Most scheduler rounds one write is held for while more bytes keep joining it. Bounds the
-/// delay a busy runtime can add to a chunk: a round is one poll of each ready task.
-const MAX_ROUNDS: u8 = 8;
-
 /// Writes closer together than this are a burst, worth holding to join. Far below the gap
 /// between tokens of any model (a millisecond at a thousand tokens a second), far above the
 /// gap between events the upstream sent together.
 const BURST_GAP: Duration = Duration::from_micros(250);
+
+/// Longest a write is held while more bytes keep joining it: the most this adds to a chunk's
+/// delivery, however busy the runtime (a round is one poll of every ready task).
+const MAX_HOLD: Duration = Duration::from_millis(1);
 
 /// A write this large goes at once: more bytes would not save a syscall worth waiting for.
 const MAX_HELD_BYTES: usize = 32 * 1024;
@@ -47,37 +47,42 @@ pub struct CoalescingIo<T> {
     inner: T,
     /// Bytes were read since the last write: the next write answers them and goes at once.
     answering: bool,
-    /// The write being held: bytes offered when it was last held, and rounds held so far.
+    /// The socket refused or cut short the last write: the retry goes at once.
+    backed_up: bool,
+    /// The write being held: bytes offered when it was last held, and since when.
     held: Option<Held>,
-    /// When the socket last took a write.
+    /// When the socket last took a whole write.
     last_write: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
 struct Held {
     bytes: usize,
-    rounds: u8,
+    since: Instant,
 }
 
 impl<T> CoalescingIo<T> {
     /// Wraps a freshly accepted connection (its first write, the first response, goes at once).
     pub fn new(inner: T) -> Self {
-        Self { inner, answering: true, held: None, last_write: None }
+        Self { inner, answering: true, backed_up: false, held: None, last_write: None }
     }
 
     /// Whether a write of `bytes` should wait a round; records the hold when it does.
     fn hold(&mut self, bytes: usize) -> bool {
-        if self.answering || bytes >= MAX_HELD_BYTES {
+        if self.answering || self.backed_up || bytes >= MAX_HELD_BYTES {
             return false;
         }
         match self.held {
-            None if self.last_write.is_some_and(|at| at.elapsed() < BURST_GAP) => {
-                self.held = Some(Held { bytes, rounds: 1 });
-                true
+            None => {
+                let now = Instant::now();
+                let in_burst = self.last_write.is_some_and(|at| now - at < BURST_GAP);
+                if in_burst {
+                    self.held = Some(Held { bytes, since: now });
+                }
+                in_burst
             }
-            None => false,
-            Some(held) if bytes > held.bytes && held.rounds < MAX_ROUNDS => {
-                self.held = Some(Held { bytes, rounds: held.rounds + 1 });
+            Some(held) if bytes > held.bytes && held.since.elapsed() < MAX_HOLD => {
+                self.held = Some(Held { bytes, ..held });
                 true
             }
             Some(_) => false,
@@ -86,18 +91,14 @@ impl<T> CoalescingIo<T> {
 
     /// Book-keeping after the socket was asked to take `offered` bytes.
     fn wrote(&mut self, offered: usize, result: &Poll<io::Result<usize>>) {
+        self.answering = false;
+        self.held = None;
         match result {
             Poll::Ready(Ok(n)) if *n >= offered => {
-                self.answering = false;
-                self.held = None;
+                self.backed_up = false;
                 self.last_write = Some(Instant::now());
             }
-            // The socket is full (it refused, or took part): the next attempt, when it drains,
-            // goes at once.
-            Poll::Ready(Ok(_)) | Poll::Pending => {
-                self.answering = false;
-                self.held = Some(Held { bytes: usize::MAX, rounds: MAX_ROUNDS });
-            }
+            Poll::Ready(Ok(_)) | Poll::Pending => self.backed_up = true,
             Poll::Ready(Err(_)) => {}
         }
     }

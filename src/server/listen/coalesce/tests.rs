@@ -81,30 +81,33 @@ fn the_answer_to_a_read_goes_at_once_and_later_writes_wait_a_round() {
     assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
 }
 
-#[test]
-fn a_write_is_held_while_it_grows_for_at_most_max_rounds() {
+/// The clock is tokio's, paused: the test moves it.
+#[tokio::test(start_paused = true)]
+async fn a_write_is_held_while_it_grows_for_at_most_max_hold() {
     let wakes = Arc::new(Wakes::default());
     let mut io = CoalescingIo::new(Recorder::default());
     assert!(write(&mut io, &wakes, b"h").is_ready());
-    let mut offered = Vec::new();
-    for round in 0..MAX_ROUNDS {
+    let step = MAX_HOLD / 5;
+    let mut offered = b"x".to_vec();
+    for held_for in 0..5 {
+        assert!(write(&mut io, &wakes, &offered).is_pending(), "held {held_for} steps and growing: held again");
+        tokio::time::advance(step).await;
         offered.push(b'x');
-        assert!(write(&mut io, &wakes, &offered).is_pending(), "round {round}: more joined, held again");
     }
-    offered.push(b'x');
-    assert!(write(&mut io, &wakes, &offered).is_ready(), "held for MAX_ROUNDS: it goes however it grows");
-    assert_eq!(wakes.0.load(Ordering::SeqCst), usize::from(MAX_ROUNDS));
+    assert!(write(&mut io, &wakes, &offered).is_ready(), "held MAX_HOLD: it goes however it grows");
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 5, "each hold scheduled its retry");
     assert_eq!(io.inner.writes.len(), 2);
 }
 
-#[test]
-fn a_write_after_a_quiet_gap_goes_at_once() {
+#[tokio::test(start_paused = true)]
+async fn a_write_after_a_quiet_gap_goes_at_once() {
     let wakes = Arc::new(Wakes::default());
     let mut io = CoalescingIo::new(Recorder::default());
     assert!(write(&mut io, &wakes, b"h").is_ready());
-    std::thread::sleep(BURST_GAP + Duration::from_millis(1));
+    tokio::time::advance(BURST_GAP).await;
     assert!(write(&mut io, &wakes, b"a paced token").is_ready(), "not part of a burst: nothing to join");
-    assert!(write(&mut io, &wakes, b"burst").is_pending(), "right after a write: held");
+    tokio::time::advance(BURST_GAP / 2).await;
+    assert!(write(&mut io, &wakes, b"burst").is_pending(), "soon after a write: held");
     assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
 }
 
