@@ -158,7 +158,7 @@ class Bench:
     def start_mock(self, name, extra_words):
         port = free_port()
         env = dict(os.environ, RUST_LOG="warn", TOKIO_WORKER_THREADS="1")
-        argv = [self.args.bin, "mock", "--listen", f"127.0.0.1:{port}", "--chunk-delay-ms", "0",
+        argv = [self.args.mock_bin or self.args.bin, "mock", "--listen", f"127.0.0.1:{port}", "--chunk-delay-ms", "0",
                 "--extra-words", str(extra_words)]
         p = self.procs.start(name, argv, self.load_cpus, env, self.tmp)
         wait_http(f"http://127.0.0.1:{port}/v1beta/models?key={MOCK_KEY}")
@@ -635,6 +635,7 @@ async def hold_streams(base, key, count, pid):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin", required=True, help="release arouter binary")
+    p.add_argument("--mock-bin", help="arouter binary for the mock upstreams (default: --bin); compare gateway builds against one mock")
     p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", 5)), help="seconds per load run (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per target")
     p.add_argument("--ttfe-requests", type=int, default=300, help="streams per time-to-first-event measurement")

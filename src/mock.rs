@@ -215,7 +215,7 @@ impl MockUpstream {
         let state = Arc::new(MockState { options, logs: Mutex::default() });
         let app = router(state.clone());
         let task = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app).await {
+            if let Err(err) = axum::serve(without_nagle(listener), app).await {
                 tracing::error!(%err, "mock upstream stopped");
             }
         });
@@ -307,7 +307,19 @@ pub async fn run_standalone(
          (provider key: {MOCK_API_KEY})",
         addr
     );
-    axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await
+    axum::serve(without_nagle(listener), router(state).into_make_service()).with_graceful_shutdown(shutdown).await
+}
+
+/// Accepted connections with `TCP_NODELAY`, as real APIs serve streams: with Nagle on, each
+/// stream stalled after its first write until the gateway's delayed ACK (40 ms), and arrived
+/// as one burst, which no real upstream does.
+fn without_nagle(listener: TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "could not set TCP_NODELAY");
+        }
+    })
 }
 
 /// All dialects on one router; `/v1/models` is shared by OpenAI and Anthropic and picks its shape
