@@ -4,6 +4,12 @@ use arouter::config::{Cli, Command};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's allocator: a request makes about 150 small allocations, which
+/// cost glibc about 14 % of the gateway's instructions, and glibc keeps the memory a load freed
+/// (the idle RSS after a benchmark stayed near 280 MB).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).init();
