@@ -38,6 +38,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # Extra words for the long-answer mock: 97 words + the greeting make 100 `data:` events.
 LONG_EXTRA_WORDS = 87
+# The paced stream's gap between events: tokens as a fast model sends them, too far apart for
+# any proxy to join two events in one write.
+PACED_CHUNK_DELAY_MS = 1
 # Sent with every direct call to the Anthropic mock (which, like the real API, requires it).
 ANTHROPIC_VERSION = "anthropic-version: 2023-06-01"
 
@@ -155,10 +158,10 @@ class Bench:
 
     # ---------- processes ----------
 
-    def start_mock(self, name, extra_words):
+    def start_mock(self, name, extra_words, chunk_delay_ms=0):
         port = free_port()
         env = dict(os.environ, RUST_LOG="warn", TOKIO_WORKER_THREADS="1")
-        argv = [self.args.mock_bin or self.args.bin, "mock", "--listen", f"127.0.0.1:{port}", "--chunk-delay-ms", "0",
+        argv = [self.args.mock_bin or self.args.bin, "mock", "--listen", f"127.0.0.1:{port}", "--chunk-delay-ms", str(chunk_delay_ms),
                 "--extra-words", str(extra_words)]
         p = self.procs.start(name, argv, self.load_cpus, env, self.tmp)
         wait_http(f"http://127.0.0.1:{port}/v1beta/models?key={MOCK_KEY}")
@@ -168,7 +171,8 @@ class Bench:
         cfg = self.tmp / "bench.toml"
         cfg.write_text(
             f'[providers.longoai]\nbase_url = "{self.long_url}/v1"\napi_key_env = "BENCH_MOCK_KEY"\n\n'
-            f'[providers.longant]\nkind = "anthropic"\nbase_url = "{self.long_url}"\napi_key_env = "BENCH_MOCK_KEY"\n'
+            f'[providers.longant]\nkind = "anthropic"\nbase_url = "{self.long_url}"\napi_key_env = "BENCH_MOCK_KEY"\n\n'
+            f'[providers.pacedoai]\nbase_url = "{self.paced_url}/v1"\napi_key_env = "BENCH_MOCK_KEY"\n'
         )
         db = self.tmp / f"gateway-{time.time_ns()}.db"
         env = dict(
@@ -216,6 +220,7 @@ class Bench:
         d.mkdir(exist_ok=True)
         mock_port = self.mock_url.rsplit(":", 1)[1]
         long_port, long_mock_port = free_port(), self.long_url.rsplit(":", 1)[1]
+        paced_port, paced_mock_port = free_port(), self.paced_url.rsplit(":", 1)[1]
         (d / "nginx.conf").write_text(f"""
 daemon off; master_process off; worker_processes 1;
 error_log {d}/error.log warn; pid {d}/nginx.pid;
@@ -226,6 +231,14 @@ http {{
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   upstream mock {{ server 127.0.0.1:{mock_port}; keepalive 512; }}
   upstream long {{ server 127.0.0.1:{long_mock_port}; keepalive 512; }}
+  upstream paced {{ server 127.0.0.1:{paced_mock_port}; keepalive 512; }}
+  server {{
+    listen 127.0.0.1:{paced_port} backlog=4096;
+    location / {{
+      proxy_pass http://paced; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
   server {{
     listen 127.0.0.1:{long_port} backlog=4096;
     location / {{
@@ -245,6 +258,7 @@ http {{
         p = self.procs.start("nginx", [nginx, "-p", str(d), "-c", str(d / "nginx.conf")], self.gw_cpus, None, self.tmp)
         url = f"http://127.0.0.1:{port}"
         self.ngx_long_url = f"http://127.0.0.1:{long_port}"
+        self.ngx_paced_url = f"http://127.0.0.1:{paced_port}"
         try:
             wait_http(f"{url}/v1beta/models?key={MOCK_KEY}", 5)
         except SystemExit:
@@ -296,11 +310,13 @@ http {{
         try:
             self.mock, self.mock_url = self.start_mock("mock", 0)
             self.long, self.long_url = self.start_mock("mock-long", LONG_EXTRA_WORDS)
+            self.paced, self.paced_url = self.start_mock("mock-paced", LONG_EXTRA_WORDS, PACED_CHUNK_DELAY_MS)
             self.gw, self.gw_url = self.start_gateway()
             self.idle_rss = rss_kb(self.gw.pid)
             self.key = http_json("POST", f"{self.gw_url}/api/v1/keys", {"name": "bench"}, MGMT_KEY)["key"]
             self.limited = http_json("POST", f"{self.gw_url}/api/v1/keys", {"name": "limited", "limit": 1000000}, MGMT_KEY)["key"]
             self.ngx_long_url = None
+            self.ngx_paced_url = None
             self.ngx, self.ngx_url = self.start_nginx()
             if a.callgrind:
                 return self.callgrind()
@@ -384,6 +400,16 @@ http {{
                  f"CPU/chunk {per_chunk:.2f} µs marginal, {sp['cpu_us'] / chunks:.2f} µs all-in{ngx_note}")
         self.row(f"stream OpenAI→Anthropic, {chunks_ant} upstream events, c=32", st, dst, None,
                  f"CPU/chunk {per_chunk_t:.2f} µs marginal, {st['cpu_us'] / chunks_ant:.2f} µs all-in")
+        # The same stream paced as real models pace it: each event is its own write for every proxy.
+        pp = self.wrk(f"{gw}/v1/chat/completions", chat("pacedoai/gpt-5.4-mini", True), self.key, conc=32, pid=gp)
+        dp = self.wrk(f"{self.paced_url}/v1/chat/completions", chat("gpt-5.4-mini", True), MOCK_KEY, conc=32, pid=self.paced.pid)
+        per_chunk_p = (pp["cpu_us"] - base) / chunks
+        np_, ngx_note_p = None, ""
+        if self.ngx_url and same[32][2]:
+            np_ = self.wrk(f"{self.ngx_paced_url}/v1/chat/completions", chat("gpt-5.4-mini", True), MOCK_KEY, conc=32, pid=self.ngx.pid)
+            ngx_note_p = f"; nginx proxy_pass {(np_['cpu_us'] - same[32][2]['cpu_us']) / chunks:.2f} µs/chunk"
+        self.row(f"stream OpenAI→OpenAI, {chunks} events {PACED_CHUNK_DELAY_MS} ms apart, c=32", pp, dp, np_,
+                 f"CPU/chunk {per_chunk_p:.2f} µs marginal{ngx_note_p}")
         self.target("gateway CPU ≤ 5 µs per passed-through chunk", f"{per_chunk:.2f} µs (stream CPU − non-stream CPU) / {chunks}{ngx_note}", per_chunk <= 5)
         self.target("gateway CPU ≤ 15 µs per translated chunk", f"{per_chunk_t:.2f} µs (stream CPU − translated non-stream CPU) / {chunks_ant}", per_chunk_t <= 15)
 
