@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """arouter benchmark driver (run it through `bench/run`, which builds and installs the tools).
 
-Starts two mock upstreams (short answers; ~100-chunk streams), the gateway and, when nginx is
-installed, nginx `proxy_pass` to the same mock, each pinned with taskset when the machine has
+Starts three mock upstreams (short answers; ~100-chunk streams sent at once; the same paced
+1 ms apart), the gateway and, when nginx is installed, nginx `proxy_pass` to the same mocks,
+each pinned with taskset when the machine has
 two cores or more (gateway and nginx on the first core, mocks and the load generator on the
 second). Drives every scenario with wrk for a fixed duration and reads the gateway's CPU time
 (utime + stime from /proc/<pid>/stat) before and after, so each row carries CPU µs per request
