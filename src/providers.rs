@@ -138,11 +138,12 @@ pub struct Providers {
     timeouts: Timeouts,
 }
 
-/// One provider: its config and the rotation state of its keys.
+/// One provider: its config, the rotation state of its keys and its fixed endpoints.
 #[derive(Debug)]
 struct Upstream {
     config: ProviderConfig,
     keys: keys::KeyPool,
+    endpoints: client::Endpoints,
 }
 
 impl Providers {
@@ -161,7 +162,11 @@ impl Providers {
         let upstreams = config
             .providers
             .iter()
-            .map(|p| Upstream { config: p.clone(), keys: keys::KeyPool::new(&p.id, p.all_keys(), p.key_cooldown) })
+            .map(|p| Upstream {
+                config: p.clone(),
+                keys: keys::KeyPool::new(&p.id, p.all_keys(), p.key_cooldown),
+                endpoints: client::Endpoints::new(p),
+            })
             .collect();
         Self { http, upstreams, timeouts: config.timeouts }
     }
@@ -174,7 +179,7 @@ impl Providers {
             .iter()
             .find(|u| u.config.id == id && u.config.is_configured())
             .ok_or_else(|| ProviderError::NotConfigured(id.into()))?;
-        Ok(UpstreamClient::new(&self.http, &upstream.config, &upstream.keys, self.timeouts.first_byte))
+        Ok(UpstreamClient::new(&self.http, upstream, self.timeouts.first_byte))
     }
 
     /// A client for an OpenAI-format provider (for endpoints only that format has).
