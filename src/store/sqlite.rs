@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
 use super::StoreError;
 use crate::keys::spend::SpendView;
@@ -14,8 +14,37 @@ use crate::usage::{GenerationRecord, Usage};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Rows per INSERT statement (SQLite caps bound parameters at 32766; 20 columns a row).
-const ROWS_PER_STATEMENT: usize = 500;
+/// Most rows in one INSERT statement (SQLite caps bound parameters at 32766; 20 columns a row).
+const MAX_ROWS_PER_STATEMENT: usize = 256;
+
+/// Columns of one `generations` row, in the order `insert_generations` binds them.
+const GENERATION_COLUMNS: &str = "id, key_hash, api, model, provider, native_model, created_at, first_byte_ms, \
+    latency_ms, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, \
+    usage_estimated, cost_nano, status, streamed, cancelled, finish_reason";
+
+/// Rows in the next statement of a batch with `left` rows to go: the largest power of two that
+/// fits (at most `MAX_ROWS_PER_STATEMENT`), so every batch size is served by a handful of
+/// statements that sqlx prepares once and caches. (SQL built for each batch size was formatted
+/// bind by bind and prepared again: about 5,000 instructions a row.)
+fn statement_rows(left: usize) -> usize {
+    let power = 1 << left.max(1).ilog2();
+    power.min(MAX_ROWS_PER_STATEMENT)
+}
+
+/// `INSERT OR IGNORE INTO generations … VALUES (?, …), …` for `rows` rows (a power of two).
+fn insert_generations_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let one_row = format!("({})", vec!["?"; GENERATION_COLUMNS.split(',').count()].join(", "));
+        (0..=MAX_ROWS_PER_STATEMENT.ilog2())
+            .map(|power| {
+                let values = vec![one_row.as_str(); 1 << power].join(", ");
+                format!("INSERT OR IGNORE INTO generations ({GENERATION_COLUMNS}) VALUES {values}")
+            })
+            .collect()
+    });
+    &all[rows.ilog2() as usize]
+}
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -208,36 +237,35 @@ impl SqliteStore {
             return Err(StoreError::Injected);
         }
         let mut tx = self.pool.begin().await?;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::new(
-                "INSERT OR IGNORE INTO generations (id, key_hash, api, model, provider, native_model,
-                    created_at, first_byte_ms, latency_ms, prompt_tokens, completion_tokens, cached_tokens,
-                    cache_write_tokens, reasoning_tokens, usage_estimated, cost_nano, status, streamed,
-                    cancelled, finish_reason) ",
-            );
-            query.push_values(chunk, |mut b, r| {
-                b.push_bind(&r.id)
-                    .push_bind(r.key_hash.to_hex())
-                    .push_bind(&r.api)
-                    .push_bind(&r.model)
-                    .push_bind(&r.provider)
-                    .push_bind(&r.native_model)
-                    .push_bind(ms(r.created_at))
-                    .push_bind(r.first_byte_ms)
-                    .push_bind(r.latency_ms)
-                    .push_bind(r.usage.prompt_tokens as i64)
-                    .push_bind(r.usage.completion_tokens as i64)
-                    .push_bind(r.usage.cached_tokens as i64)
-                    .push_bind(r.usage.cache_write_tokens as i64)
-                    .push_bind(r.usage.reasoning_tokens as i64)
-                    .push_bind(r.usage_estimated)
-                    .push_bind(r.cost_nano)
-                    .push_bind(i64::from(r.status))
-                    .push_bind(r.streamed)
-                    .push_bind(r.cancelled)
-                    .push_bind(&r.finish_reason);
-            });
-            query.build().execute(&mut *tx).await?;
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(statement_rows(rest.len()));
+            let mut query = sqlx::query(insert_generations_sql(chunk.len()));
+            for r in chunk {
+                query = query
+                    .bind(&r.id)
+                    .bind(r.key_hash.to_hex())
+                    .bind(&r.api)
+                    .bind(&r.model)
+                    .bind(&r.provider)
+                    .bind(&r.native_model)
+                    .bind(ms(r.created_at))
+                    .bind(r.first_byte_ms)
+                    .bind(r.latency_ms)
+                    .bind(r.usage.prompt_tokens as i64)
+                    .bind(r.usage.completion_tokens as i64)
+                    .bind(r.usage.cached_tokens as i64)
+                    .bind(r.usage.cache_write_tokens as i64)
+                    .bind(r.usage.reasoning_tokens as i64)
+                    .bind(r.usage_estimated)
+                    .bind(r.cost_nano)
+                    .bind(i64::from(r.status))
+                    .bind(r.streamed)
+                    .bind(r.cancelled)
+                    .bind(&r.finish_reason);
+            }
+            query.execute(&mut *tx).await?;
+            rest = tail;
         }
         tx.commit().await?;
         Ok(())
@@ -275,5 +303,37 @@ impl SqliteStore {
             cancelled: row.try_get("cancelled")?,
             finish_reason: row.try_get("finish_reason")?,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_cut_into_power_of_two_statements() {
+        let cuts = |mut left: usize| {
+            let mut out = Vec::new();
+            while left > 0 {
+                let rows = statement_rows(left);
+                out.push(rows);
+                left -= rows;
+            }
+            out
+        };
+        assert_eq!(cuts(1), [1]);
+        assert_eq!(cuts(13), [8, 4, 1]);
+        assert_eq!(cuts(600), [256, 256, 64, 16, 8]);
+    }
+
+    #[test]
+    fn each_statement_has_a_placeholder_per_column_and_row() {
+        let columns = GENERATION_COLUMNS.split(',').count();
+        assert_eq!(columns, 20);
+        for rows in [1, 2, 64, MAX_ROWS_PER_STATEMENT] {
+            let sql = insert_generations_sql(rows);
+            assert_eq!(sql.matches('?').count(), rows * columns, "{rows} rows");
+            assert_eq!(sql.matches('(').count(), rows + 1, "the column list and one group a row");
+        }
     }
 }
