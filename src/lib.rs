@@ -125,7 +125,16 @@ impl App {
         let cut = move || {
             state.cut_streams.send_replace(true);
         };
-        server::listen::serve(listener, server::router(self.state.clone()), shutdown, drain, cut).await;
+        // On a runtime worker, not the thread that called `run` (`main`'s `block_on`): there,
+        // handing each accepted connection to a worker and reaping it when it closed cost two
+        // wake-ups across threads per connection.
+        let accepting =
+            tokio::spawn(server::listen::serve(listener, server::router(self.state.clone()), shutdown, drain, cut));
+        if let Err(err) = accepting.await
+            && err.is_panic()
+        {
+            std::panic::resume_unwind(err.into_panic());
+        }
         drop(self.state);
         self.ledger_task.finish().await;
         Ok(())
