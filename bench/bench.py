@@ -216,12 +216,20 @@ class Bench:
         nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
         if not nginx or self.args.no_nginx:
             return None, None
-        port = free_port()
         d = self.tmp / "nginx"
         d.mkdir(exist_ok=True)
-        mock_port = self.mock_url.rsplit(":", 1)[1]
-        long_port, long_mock_port = free_port(), self.long_url.rsplit(":", 1)[1]
-        paced_port, paced_mock_port = free_port(), self.paced_url.rsplit(":", 1)[1]
+        # One proxy_pass server per mock: (name, mock URL, port nginx listens on).
+        proxied = [(name, url, free_port()) for name, url in
+                   (("mock", self.mock_url), ("long", self.long_url), ("paced", self.paced_url))]
+        blocks = "".join(f"""
+  upstream {name} {{ server 127.0.0.1:{url.rsplit(":", 1)[1]}; keepalive 512; }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{
+      proxy_pass http://{name}; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}""" for name, url, port in proxied)
         (d / "nginx.conf").write_text(f"""
 daemon off; master_process off; worker_processes 1;
 error_log {d}/error.log warn; pid {d}/nginx.pid;
@@ -229,33 +237,10 @@ events {{ worker_connections 4096; }}
 http {{
   access_log off;
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  upstream mock {{ server 127.0.0.1:{mock_port}; keepalive 512; }}
-  upstream long {{ server 127.0.0.1:{long_mock_port}; keepalive 512; }}
-  upstream paced {{ server 127.0.0.1:{paced_mock_port}; keepalive 512; }}
-  server {{
-    listen 127.0.0.1:{paced_port} backlog=4096;
-    location / {{
-      proxy_pass http://paced; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_buffering off;
-    }}
-  }}
-  server {{
-    listen 127.0.0.1:{long_port} backlog=4096;
-    location / {{
-      proxy_pass http://long; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_buffering off;
-    }}
-  }}
-  server {{
-    listen 127.0.0.1:{port} backlog=4096;
-    location / {{
-      proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_buffering off;
-    }}
-  }}
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;{blocks}
 }}
 """)
+        port, long_port, paced_port = (port for _, _, port in proxied)
         p = self.procs.start("nginx", [nginx, "-p", str(d), "-c", str(d / "nginx.conf")], self.gw_cpus, None, self.tmp)
         url = f"http://127.0.0.1:{port}"
         self.ngx_long_url = f"http://127.0.0.1:{long_port}"
