@@ -95,11 +95,10 @@ pub fn rewrite_completion(bytes: &[u8], who: Identity<'_>) -> Result<Rewritten, 
     let mut edits = [
         (span_in(text, id.get()), id_json.as_slice()),
         (span_in(text, model.get()), model_json.as_slice()),
-        (span_in(text, raw_usage.get()), priced.get().as_bytes()),
+        (span_in(text, raw_usage.get()), priced.as_bytes()),
     ];
     let append: &[u8] = if view.system_fingerprint.0 { b"" } else { br#","system_fingerprint":null"# };
-    let mut body =
-        Vec::with_capacity(bytes.len() + priced.get().len() + id_json.len() + model_json.len() + append.len());
+    let mut body = Vec::with_capacity(bytes.len() + priced.len() + id_json.len() + model_json.len() + append.len());
     splice_into(&mut body, text, &mut edits, append);
     Ok(Rewritten { body, usage, estimated: false, cost_nano, finish_reason })
 }
@@ -149,7 +148,7 @@ fn settle_usage(body: &mut RawObject<'_>, who: Identity<'_>, completion_bytes: u
     match body.get("usage").and_then(|raw| Some((usage::parse(raw)?, raw))) {
         Some((usage, raw)) => {
             let cost = who.cost(&usage);
-            let with_cost = usage::with_cost(raw, cost);
+            let with_cost = usage::with_cost_raw(raw, cost);
             body.set("usage", with_cost);
             (usage, false, cost)
         }

@@ -342,7 +342,7 @@ impl StreamRewriter {
         let mut carries_usage = false;
         if let Some((usage, raw)) = chunk.get("usage").and_then(|raw| Some((usage::parse(raw)?, raw))) {
             let cost = self.pricing.map_or(0, |p| p.cost(&usage));
-            let priced = usage::with_cost(raw, cost);
+            let priced = usage::with_cost_raw(raw, cost);
             chunk.set("usage", priced);
             self.usage = Some(usage);
             carries_usage = true;

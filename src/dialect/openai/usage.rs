@@ -41,11 +41,33 @@ pub fn parse(raw: &RawValue) -> Option<Usage> {
 }
 
 /// The upstream's usage object with `cost` (USD) and `is_byok` added; other members untouched.
-pub fn with_cost(raw: &RawValue, cost_nano: i64) -> Box<RawValue> {
-    let mut usage = RawObject::parse(raw.get().as_bytes()).unwrap_or_default();
-    usage.set_value("cost", &nano_to_usd(cost_nano));
-    usage.set_value("is_byok", &false);
-    RawValue::from_string(String::from_utf8(usage.to_vec()).expect("JSON is UTF-8")).expect("valid JSON object")
+///
+/// The usual object, which has neither member yet, keeps its bytes and gets the two appended
+/// before its closing brace: taking it apart and writing it back cost about half of a
+/// same-format response's rewrite. One that already names either (an upstream that is itself a
+/// gateway) is taken apart so the values are replaced, not repeated.
+pub fn with_cost(raw: &RawValue, cost_nano: i64) -> String {
+    let text = raw.get();
+    let cost = serde_json::to_string(&nano_to_usd(cost_nano)).expect("a float serialises");
+    let already_priced = text.contains("\"cost\"") || text.contains("\"is_byok\"") || text.contains('\\');
+    match text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+        Some(members) if !already_priced => {
+            let members = members.trim_end();
+            let comma = if members.trim_start().is_empty() { "" } else { "," };
+            format!(r#"{{{members}{comma}"cost":{cost},"is_byok":false}}"#)
+        }
+        _ => {
+            let mut usage = RawObject::parse(text.as_bytes()).unwrap_or_default();
+            usage.set("cost", RawValue::from_string(cost).expect("a float is JSON"));
+            usage.set_value("is_byok", &false);
+            String::from_utf8(usage.to_vec()).expect("JSON is UTF-8")
+        }
+    }
+}
+
+/// `with_cost` as a JSON value to set on a parsed object.
+pub fn with_cost_raw(raw: &RawValue, cost_nano: i64) -> Box<RawValue> {
+    RawValue::from_string(with_cost(raw, cost_nano)).expect("a priced usage object is JSON")
 }
 
 /// A usage object built by the gateway (for estimates, when the upstream reported none).
@@ -85,6 +107,44 @@ mod tests {
     #[test]
     fn cost_is_added_without_touching_other_members() {
         let raw: Box<RawValue> = serde_json::from_str(r#"{"prompt_tokens":1,"x":[1.0]}"#).unwrap();
-        assert_eq!(with_cost(&raw, 1_500).get(), r#"{"prompt_tokens":1,"x":[1.0],"cost":1.5e-6,"is_byok":false}"#);
+        assert_eq!(with_cost(&raw, 1_500), r#"{"prompt_tokens":1,"x":[1.0],"cost":1.5e-6,"is_byok":false}"#);
+    }
+
+    #[test]
+    fn cost_is_appended_to_the_upstream_bytes_as_they_are() {
+        let cases = [
+            (
+                r#"{ "prompt_tokens": 1, "completion_tokens": 2 }"#,
+                r#"{ "prompt_tokens": 1, "completion_tokens": 2,"cost":0.25,"is_byok":false}"#,
+            ),
+            ("{}", r#"{"cost":0.25,"is_byok":false}"#),
+            ("{ \n }", r#"{"cost":0.25,"is_byok":false}"#),
+            (r#"{"a":{"b":"}"}}"#, r#"{"a":{"b":"}"},"cost":0.25,"is_byok":false}"#),
+        ];
+        for (upstream, expected) in cases {
+            let raw: Box<RawValue> = serde_json::from_str(upstream).unwrap();
+            let priced = with_cost(&raw, 250_000_000);
+            assert_eq!(priced, expected, "{upstream}");
+            let _: serde_json::Value = serde_json::from_str(&priced).expect("valid JSON");
+        }
+    }
+
+    #[test]
+    fn an_upstream_cost_is_replaced_not_repeated() {
+        for upstream in [
+            r#"{"prompt_tokens":1,"cost":9.9,"is_byok":true}"#,
+            r#"{"prompt_tokens":1,"is_byok":true}"#,
+            r#"{"prompt_tokens":1,"\u0063ost":9.9}"#,
+        ] {
+            let raw: Box<RawValue> = serde_json::from_str(upstream).unwrap();
+            let priced: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&with_cost(&raw, 1_500)).unwrap();
+            assert_eq!(priced["cost"], serde_json::json!(1.5e-6), "{upstream}");
+            assert_eq!(priced["is_byok"], serde_json::json!(false), "{upstream}");
+            assert_eq!(priced["prompt_tokens"], serde_json::json!(1));
+        }
+        let raw: Box<RawValue> = serde_json::from_str(r#"{"cost":9.9,"prompt_tokens":1}"#).unwrap();
+        let text = with_cost(&raw, 1_500);
+        assert_eq!(text.matches("\"cost\"").count(), 1, "{text}");
     }
 }
