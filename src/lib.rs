@@ -121,6 +121,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let drain = self.state.config.timeouts.drain;
+        let busy_poll = self.state.config.busy_poll;
         let state = self.state.clone();
         let cut = move || {
             state.cut_streams.send_replace(true);
@@ -128,8 +129,14 @@ impl App {
         // On a runtime worker, not the thread that called `run` (`main`'s `block_on`): there,
         // handing each accepted connection to a worker and reaping it when it closed cost two
         // wake-ups across threads per connection.
-        let accepting =
-            tokio::spawn(server::listen::serve(listener, server::router(self.state.clone()), shutdown, drain, cut));
+        let accepting = tokio::spawn(server::listen::serve(
+            listener,
+            server::router(self.state.clone()),
+            shutdown,
+            drain,
+            busy_poll,
+            cut,
+        ));
         if let Err(err) = accepting.await
             && err.is_panic()
         {

@@ -18,9 +18,12 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tower::ServiceExt;
 
+use busy_poll::BusyPoll;
 use coalesce::CoalescingIo;
 
+pub mod busy_poll;
 mod coalesce;
 
 /// Largest request header block accepted: past it, HTTP/1 answers 431 and closes the
@@ -36,14 +39,19 @@ const CUT_GRACE: Duration = Duration::from_millis(250);
 /// connections are refused), lets open connections finish their requests for up to `drain`,
 /// then calls `cut` (streams still running send their final error event) and, after
 /// `CUT_GRACE`, drops the rest. Dropping a connection drops its response streams, whose meters
-/// record what was produced, so a cut stream is still charged.
+/// record what was produced, so a cut stream is still charged. With `busy_poll`, workers keep
+/// polling for that long after each request instead of sleeping ([`busy_poll`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
+    busy_poll: Option<Duration>,
     cut: impl FnOnce(),
 ) {
+    let busy_poll = busy_poll.map(BusyPoll::new);
+    // Dropped (the spinners stopped) when this function returns.
+    let _spinners = busy_poll.as_ref().map(BusyPoll::spawn_spinners);
     let mut builder = Builder::new(TokioExecutor::new());
     // hyper's HTTP/1 read buffer bounds the request head (its default is about 400 KB); it
     // also caps headers at 100, answering 431 past either.
@@ -70,7 +78,15 @@ pub async fn serve(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "could not set TCP_NODELAY");
         }
-        let service = TowerToHyperService::new(app.clone());
+        let busy_poll = busy_poll.clone();
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |request: axum::http::Request<hyper::body::Incoming>| {
+                if let Some(busy_poll) = &busy_poll {
+                    busy_poll.request_arrived();
+                }
+                request
+            },
+        ));
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(CoalescingIo::new(tcp)), service).into_owned();
         let conn = graceful.watch(conn);
         connections.spawn(async move {

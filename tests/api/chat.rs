@@ -254,3 +254,29 @@ async fn embeddings_forward_strings_and_arrays() {
     let body: Value = response.json().await.unwrap();
     assert!(body["data"][0]["embedding"].is_string());
 }
+
+/// `--busy-poll-us`: the workers spin between requests, and everything still works: answers,
+/// streams, and what the upstream got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_polling_gateway_answers_and_streams_as_usual() {
+    let h =
+        Harness::with(Default::default(), |config| config.busy_poll = Some(std::time::Duration::from_millis(2))).await;
+    let key = h.api_key().await;
+    for i in 0..20 {
+        let body = json!({ "model": "openai/gpt-5.4", "messages": [{ "role": "user", "content": format!("n{i}") }] });
+        let response = h.post("/v1/chat/completions", &key).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["choices"][0]["message"]["content"].as_str().unwrap().contains(&format!("You said: n{i}")));
+    }
+    let mut streamed = chat("openai/gpt-5.4");
+    streamed["stream"] = json!(true);
+    let response = h.post("/v1/chat/completions", &key).json(&streamed).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let events = crate::common::sse_events(response).await;
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{events:?}");
+    let requests = h.mock.requests();
+    assert_eq!(requests.len(), 21);
+    assert_eq!(requests[7].json()["messages"][0]["content"], "n7");
+    assert_eq!(requests[20].json()["stream"], true);
+}

@@ -24,6 +24,7 @@ fn serve_args() -> ServeArgs {
         gemini_api_key: None,
         gemini_base_url: None,
         drain_timeout_secs: None,
+        busy_poll_us: None,
     }
 }
 
