@@ -168,7 +168,7 @@ class Bench:
         wait_http(f"http://127.0.0.1:{port}/v1beta/models?key={MOCK_KEY}")
         return p, f"http://127.0.0.1:{port}"
 
-    def start_gateway(self, valgrind=None):
+    def start_gateway(self, valgrind=None, extra_env=None):
         cfg = self.tmp / "bench.toml"
         cfg.write_text(
             f'[providers.longoai]\nbase_url = "{self.long_url}/v1"\napi_key_env = "BENCH_MOCK_KEY"\n\n'
@@ -192,6 +192,7 @@ class Bench:
             GEMINI_BASE_URL=self.mock_url,
             GEMINI_API_KEY=MOCK_KEY,
         )
+        env.update(extra_env or {})
         argv = [self.args.bin, "serve"]
         if valgrind:
             argv = valgrind + argv
@@ -420,6 +421,29 @@ http {{
             f"opening them took {held['open_s']:.2f} s")
         self.target("idle RSS ≤ 20 MB", f"{self.idle_rss / 1024:.1f} MB at start, {after_load / 1024:.1f} MB after load", self.idle_rss <= 20 * 1024)
         self.target("≤ 64 KB per open stream", f"{per_stream / 1024:.1f} KB ({held['open']} streams)", per_stream <= 64 * 1024 and held["open"] == self.args.open_streams)
+
+        if self.args.busy_poll_us:
+            self.busy_polling(same)
+
+    def busy_polling(self, same):
+        """c=1 again with a gateway started with `--busy-poll-us` (opt-in: its workers poll
+        instead of sleeping between requests), against the same mock, direct and nginx."""
+        us = self.args.busy_poll_us
+        self.procs.stop(self.gw)
+        gw, url = self.start_gateway(extra_env={"AROUTER_BUSY_POLL_US": str(us)})
+        key = http_json("POST", f"{url}/api/v1/keys", {"name": "bench"}, MGMT_KEY)["key"]
+        self.wrk(f"{url}/v1/chat/completions", chat(PRICED), key, conc=32, duration=a_warm(self.args))
+        g = self.wrk(f"{url}/v1/chat/completions", chat(PRICED), key, conc=1, pid=gw.pid)
+        d = self.wrk(f"{self.mock_url}/v1/chat/completions", chat("gpt-5.4-mini"), MOCK_KEY, conc=1, pid=self.mock.pid)
+        n = None
+        if self.ngx_url:
+            n = self.wrk(f"{self.ngx_url}/v1/chat/completions", chat("gpt-5.4-mini"), MOCK_KEY, conc=1, pid=self.ngx.pid)
+        self.row(f"OpenAI→OpenAI, non-stream, c=1, `--busy-poll-us {us}`", g, d, n,
+                 "opt-in; CPU/req includes the polling (the core is busy while requests flow)")
+        added = g["p50_us"] - d["p50_us"]
+        default = same[1][0]["p50_us"] - same[1][1]["p50_us"]
+        self.target(f"same-format added p50 at c=1 ≤ 100 µs, with `--busy-poll-us {us}` (opt-in)",
+                    f"{added} µs (default: {default} µs)", added <= 100)
 
     # ---------- callgrind ----------
 
@@ -655,6 +679,8 @@ def main():
     p.add_argument("--gateway-threads", type=int, default=0, help="TOKIO_WORKER_THREADS for the gateway (default: 1 when pinned)")
     p.add_argument("--no-pin", action="store_true", help="do not use taskset")
     p.add_argument("--no-nginx", action="store_true")
+    p.add_argument("--busy-poll-us", type=int, default=1000,
+                   help="also measure c=1 with the gateway's opt-in busy polling for this window (0: skip)")
     p.add_argument("--callgrind", action="store_true", help="instructions per request under callgrind instead of the load table")
     p.add_argument("--callgrind-requests", type=int, default=500)
     p.add_argument("--callgrind-only", default="", help="only the callgrind cases whose name contains this text (e.g. stream)")

@@ -6,7 +6,8 @@
 //! process forever) and does not expose hyper's limits, hence this loop.
 //!
 //! Each connection's socket is wrapped in [`coalesce::CoalescingIo`], so the events of an
-//! upstream burst reach the client in one write instead of one write each.
+//! upstream burst reach the client in one write instead of one write each. With
+//! `--busy-poll-us`, [`busy_poll::BusyPoll`] keeps the workers polling between requests.
 
 use std::future::Future;
 use std::time::Duration;
