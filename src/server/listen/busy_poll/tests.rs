@@ -15,6 +15,14 @@ fn busy(runtime: &tokio::runtime::Runtime) -> Duration {
     (0..metrics.num_workers()).map(|w| metrics.worker_total_busy_duration(w)).sum()
 }
 
+/// The workers' busy time over `pause` after `start` ran.
+fn busy_over(runtime: &tokio::runtime::Runtime, pause: Duration, start: impl FnOnce()) -> Duration {
+    let before = busy(runtime);
+    start();
+    std::thread::sleep(pause);
+    busy(runtime) - before
+}
+
 #[test]
 fn workers_spin_only_inside_the_window_after_a_request() {
     let rt = runtime(2);
@@ -23,28 +31,19 @@ fn workers_spin_only_inside_the_window_after_a_request() {
     assert_eq!(spinners.len(), 2, "one spinner per worker");
 
     std::thread::sleep(Duration::from_millis(50));
-    let before = busy(&rt);
-    std::thread::sleep(Duration::from_millis(100));
-    let idle = busy(&rt) - before;
+    let idle = busy_over(&rt, Duration::from_millis(100), || {});
     assert!(idle < Duration::from_millis(20), "no request yet, so the workers sleep: busy {idle:?}");
 
-    let before = busy(&rt);
-    busy_poll.request_arrived();
-    std::thread::sleep(Duration::from_millis(30));
-    let spinning = busy(&rt) - before;
+    let spinning = busy_over(&rt, Duration::from_millis(30), || busy_poll.request_arrived());
     assert!(spinning > Duration::from_millis(5), "inside the window the workers poll: busy {spinning:?}");
 
     std::thread::sleep(Duration::from_millis(50));
-    let before = busy(&rt);
-    std::thread::sleep(Duration::from_millis(100));
-    let after = busy(&rt) - before;
+    let after = busy_over(&rt, Duration::from_millis(100), || {});
     assert!(after < Duration::from_millis(20), "after the window they sleep again: busy {after:?}");
 
     // A later request opens the window again.
-    let before = busy(&rt);
-    busy_poll.request_arrived();
-    std::thread::sleep(Duration::from_millis(25));
-    assert!(busy(&rt) - before > Duration::from_millis(5), "a second window spins as well");
+    let again = busy_over(&rt, Duration::from_millis(25), || busy_poll.request_arrived());
+    assert!(again > Duration::from_millis(5), "a second window spins as well: busy {again:?}");
     drop(spinners);
 }
 
