@@ -168,7 +168,7 @@ pub struct ProviderConfig {
     /// How long a key the upstream rejected (401/403) stays out of rotation.
     pub key_cooldown: Duration,
     /// Extra headers sent upstream; never credentials or framing (refused at start).
-    pub headers: reqwest::header::HeaderMap,
+    pub headers: axum::http::HeaderMap,
 }
 
 impl ProviderConfig {
@@ -182,7 +182,7 @@ impl ProviderConfig {
             keys: Vec::new(),
             keyless: false,
             key_cooldown: providers::DEFAULT_KEY_COOLDOWN,
-            headers: reqwest::header::HeaderMap::new(),
+            headers: axum::http::HeaderMap::new(),
         }
     }
 
@@ -257,6 +257,9 @@ pub struct Config {
     /// How long workers keep polling after a request instead of sleeping (`None`: they sleep
     /// at once, the default).
     pub busy_poll: Option<Duration>,
+    /// Outbound proxies for upstream calls, from `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` /
+    /// `NO_PROXY` (none in `for_tests`, so a test never depends on the environment's).
+    pub proxies: crate::providers::Proxies,
 }
 
 /// A configuration problem, reported before the gateway starts.
@@ -290,6 +293,7 @@ impl Config {
             fetch: crate::fetch::FetchPolicy::default(),
             ledger_backlog_limit: crate::usage::ledger::DEFAULT_BACKLOG_LIMIT,
             busy_poll: None,
+            proxies: crate::providers::Proxies::none(),
         }
     }
 
@@ -387,6 +391,7 @@ impl RawConfig {
             fetch: crate::fetch::FetchPolicy::default(),
             ledger_backlog_limit: crate::usage::ledger::DEFAULT_BACKLOG_LIMIT,
             busy_poll,
+            proxies: crate::providers::Proxies::from_env(),
         })
     }
 }
@@ -428,7 +433,7 @@ impl RawRouting {
 
 fn validate_base_url(provider: &str, url: &str) -> Result<String, ConfigError> {
     let trimmed = url.trim_end_matches('/');
-    match reqwest::Url::parse(trimmed) {
+    match url::Url::parse(trimmed) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(trimmed.to_owned()),
         _ => Err(ConfigError::Invalid(format!("base URL of provider '{provider}' must be an http(s) URL"))),
     }

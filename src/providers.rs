@@ -6,19 +6,20 @@
 pub mod anthropic;
 mod client;
 pub mod gemini;
+pub mod http;
 pub mod keys;
 pub mod openai;
 mod raw;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use reqwest::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::config::{Config, ProviderConfig, Timeouts};
 use crate::error::{ApiError, ErrorKind};
 
 pub use client::UpstreamClient;
+pub use http::{HttpClient, Proxies, TransportError, UpstreamResponse};
 pub use raw::RawAnswer;
 
 /// Which wire format an upstream speaks.
@@ -52,17 +53,20 @@ pub enum ProviderError {
     #[error("could not reach provider '{provider}': {source}")]
     Transport {
         provider: String,
-        /// With its URL stripped: upstream hosts never reach a client or a log line.
-        source: reqwest::Error,
+        /// Carries no URL: upstream hosts never reach a client or a log line.
+        source: TransportError,
     },
+    /// The provider's base URL and the request's path do not make a URL.
+    #[error("provider '{provider}' has no valid URL for this request")]
+    BadUrl { provider: String },
 }
 
 impl ProviderError {
-    pub fn transport(provider: &str, err: reqwest::Error) -> Self {
+    pub fn transport(provider: &str, err: TransportError) -> Self {
         if err.is_timeout() {
             Self::Timeout { provider: provider.to_owned() }
         } else {
-            Self::Transport { provider: provider.to_owned(), source: err.without_url() }
+            Self::Transport { provider: provider.to_owned(), source: err }
         }
     }
 }
@@ -84,6 +88,13 @@ impl From<ProviderError> for ApiError {
                 ApiError::new(
                     ErrorKind::UpstreamFailed,
                     format!("upstream request failed: could not reach provider '{provider}'"),
+                )
+            }
+            ProviderError::BadUrl { provider } => {
+                tracing::warn!(%provider, "upstream URL does not parse");
+                ApiError::new(
+                    ErrorKind::UpstreamFailed,
+                    format!("upstream request failed: provider '{provider}' has no valid URL for this request"),
                 )
             }
             ProviderError::Upstream { provider, status, message, retry_after, .. } => {
@@ -132,7 +143,7 @@ impl From<ProviderError> for ApiError {
 /// All configured providers, sharing one connection pool.
 #[derive(Debug, Clone)]
 pub struct Providers {
-    http: reqwest::Client,
+    http: HttpClient,
     /// Shared by clones, so every handle sees the same key rotation.
     upstreams: Arc<[Upstream]>,
     timeouts: Timeouts,
@@ -148,17 +159,7 @@ struct Upstream {
 
 impl Providers {
     pub fn new(config: &Config) -> Self {
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .connect_timeout(config.timeouts.connect)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(reqwest::redirect::Policy::none())
-            // Retries are the router's (`routing::retry`), per request and budgeted; reqwest's
-            // own would also clone every request's headers in case it retries.
-            .retry(reqwest::retry::never())
-            .user_agent(concat!("arouter/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("TLS backend initialises");
+        let http = HttpClient::new(config.timeouts.connect, config.proxies.clone());
         let upstreams = config
             .providers
             .iter()
@@ -193,6 +194,15 @@ impl Providers {
 }
 
 /// Reads `Retry-After` as whole seconds.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    headers.get(axum::http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// A credential as a header value, marked sensitive (left out of `Debug` output and of
+/// HTTP/2 header compression). A key with bytes no header may carry is sent empty, so the
+/// upstream refuses it as a bad credential instead of the gateway sending something else.
+fn secret_value(secret: &str) -> HeaderValue {
+    let mut value = HeaderValue::from_str(secret).unwrap_or_else(|_| HeaderValue::from_static(""));
+    value.set_sensitive(true);
+    value
 }

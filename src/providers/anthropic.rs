@@ -1,6 +1,8 @@
 //! Anthropic: `{base}/v1/messages`, `x-api-key: <provider key>`, `anthropic-version`.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::secret_value;
 
 /// Messages, under the base URL (which has no `/v1`).
 pub const MESSAGES_PATH: &str = "/v1/messages";
@@ -13,25 +15,25 @@ pub const DEFAULT_VERSION: &str = "2023-06-01";
 /// Adds the provider key and the API version. From the client, only `anthropic-*` headers
 /// (`anthropic-version`, `anthropic-beta`, …) are forwarded: they select API behaviour and
 /// carry no credentials.
-pub fn authorize(
-    mut request: reqwest::RequestBuilder,
-    key: Option<&str>,
-    client_headers: Option<&HeaderMap>,
-) -> reqwest::RequestBuilder {
+pub fn authorize(headers: &mut HeaderMap, key: Option<&str>, client_headers: Option<&HeaderMap>) {
     let mut has_version = false;
-    if let Some(headers) = client_headers {
-        for (name, value) in headers {
+    if let Some(client) = client_headers {
+        for (name, value) in client {
             if name.as_str().starts_with("anthropic-") {
-                has_version |= name == "anthropic-version";
-                request = request.header(name.as_str(), value.as_bytes());
+                has_version |= name == VERSION;
+                headers.append(name.clone(), value.clone());
             }
         }
     }
     if !has_version {
-        request = request.header("anthropic-version", DEFAULT_VERSION);
+        headers.insert(VERSION, HeaderValue::from_static(DEFAULT_VERSION));
     }
-    match key {
-        Some(key) => request.header("x-api-key", key),
-        None => request,
+    if let Some(key) = key {
+        headers.insert(API_KEY, secret_value(key));
     }
 }
+
+/// The API version header.
+const VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+/// Anthropic's key header.
+const API_KEY: HeaderName = HeaderName::from_static("x-api-key");

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use axum::http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use axum::http::HeaderMap;
-
+use super::http::{HttpClient, TransportError, UpstreamResponse};
 use super::keys::KeyPool;
 use super::{ProviderError, ProviderKind, anthropic, gemini, openai, retry_after};
 use crate::config::ProviderConfig;
@@ -17,10 +18,10 @@ use crate::error::ApiError;
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// A provider's fixed endpoints (`{base}{path}` for paths without a model in them), parsed
-/// once: reqwest would parse the URL string of every request (6,600 instructions, 3 % of a
-/// request), and a parsed URL is only cloned.
+/// once: a URL is parsed and normalised with `url` (6,600 instructions, 3 % of a request) and
+/// then parsed again as a `Uri`, while a parsed `Uri` is only cloned.
 #[derive(Debug)]
-pub(super) struct Endpoints(Vec<(&'static str, reqwest::Url)>);
+pub(super) struct Endpoints(Vec<(&'static str, Uri)>);
 
 impl Endpoints {
     pub(super) fn new(config: &ProviderConfig) -> Self {
@@ -29,25 +30,28 @@ impl Endpoints {
             ProviderKind::Anthropic => &[anthropic::MESSAGES_PATH, anthropic::COUNT_TOKENS_PATH],
             ProviderKind::Gemini => &[],
         };
-        // A base URL that does not parse keeps the string path, whose error reqwest reports.
-        let parsed = paths.iter().filter_map(|path| Some((*path, Self::join(&config.base_url, path)?)));
+        // A base URL that does not parse keeps the string path, whose error is reported then.
+        let parsed =
+            paths.iter().filter_map(|path| Some((*path, upstream_uri(&format!("{}{path}", config.base_url))?)));
         Self(parsed.collect())
     }
 
-    /// The URL a request to `path` names as a string (`None` if it does not parse).
-    fn join(base_url: &str, path: &str) -> Option<reqwest::Url> {
-        reqwest::Url::parse(&format!("{base_url}{path}")).ok()
-    }
-
-    fn get(&self, path: &str) -> Option<&reqwest::Url> {
+    fn get(&self, path: &str) -> Option<&Uri> {
         self.0.iter().find(|(fixed, _)| *fixed == path).map(|(_, url)| url)
     }
+}
+
+/// The `Uri` an upstream URL string names, normalised as a browser would (`url`'s WHATWG
+/// parser: IDNA hosts, dot segments, percent-encoding), or `None` if it is not a URL.
+pub(super) fn upstream_uri(url: &str) -> Option<Uri> {
+    let parsed = url::Url::parse(url).ok()?;
+    Uri::try_from(parsed.as_str()).ok()
 }
 
 /// A borrowed handle for one request to one provider.
 #[derive(Debug)]
 pub struct UpstreamClient<'a> {
-    pub(super) http: &'a reqwest::Client,
+    pub(super) http: &'a HttpClient,
     pub(super) config: &'a ProviderConfig,
     endpoints: &'a Endpoints,
     /// The provider's keys; `key` is the one picked for this request (`None`: keyless).
@@ -67,29 +71,62 @@ struct ErrorDetail {
 }
 
 impl<'a> UpstreamClient<'a> {
-    pub(super) fn new(http: &'a reqwest::Client, upstream: &'a super::Upstream, first_byte: Duration) -> Self {
+    pub(super) fn new(http: &'a HttpClient, upstream: &'a super::Upstream, first_byte: Duration) -> Self {
         let (config, keys, endpoints) = (&upstream.config, &upstream.keys, &upstream.endpoints);
         let key = keys.pick(std::time::Instant::now());
         Self { http, config, endpoints, keys, key, first_byte }
     }
 
-    /// Adds the picked key in the provider's own header and the configured extra headers.
-    pub(super) fn authorize(
-        &self,
-        request: reqwest::RequestBuilder,
-        client_headers: Option<&HeaderMap>,
-    ) -> reqwest::RequestBuilder {
+    /// Headers with the picked key in the provider's own header and the configured extra
+    /// headers (which replace any of the same name).
+    pub(super) fn authorized_headers(&self, client_headers: Option<&HeaderMap>) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(8);
         let key = self.key.map(|index| self.keys.secret(index).0.as_str());
-        let request = match self.config.kind {
-            ProviderKind::OpenAi => openai::authorize(request, key),
-            ProviderKind::Anthropic => anthropic::authorize(request, key, client_headers),
-            ProviderKind::Gemini => gemini::authorize(request, key),
-        };
-        if self.config.headers.is_empty() { request } else { request.headers(self.config.headers.clone()) }
+        match self.config.kind {
+            ProviderKind::OpenAi => openai::authorize(&mut headers, key),
+            ProviderKind::Anthropic => anthropic::authorize(&mut headers, key, client_headers),
+            ProviderKind::Gemini => gemini::authorize(&mut headers, key),
+        }
+        let mut replaced = None;
+        for (name, value) in &self.config.headers {
+            if replaced != Some(name) {
+                headers.remove(name);
+                replaced = Some(name);
+            }
+            headers.append(name.clone(), value.clone());
+        }
+        headers
+    }
+
+    /// The `Uri` of `{base}{path}`, or a transport error when it does not make a URL (a base
+    /// URL that config accepted always does with our own paths).
+    fn uri(&self, path: &str) -> Result<Uri, ProviderError> {
+        match self.endpoints.get(path) {
+            Some(uri) => Ok(uri.clone()),
+            None => upstream_uri(&format!("{}{path}", self.config.base_url))
+                .ok_or_else(|| ProviderError::BadUrl { provider: self.config.id.clone() }),
+        }
+    }
+
+    /// Sends the request and waits for its headers, at most the first-byte timeout.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let provider = self.config.id.as_str();
+        let uri = self.uri(path)?;
+        match tokio::time::timeout(self.first_byte, self.http.send(method, uri, headers, body)).await {
+            Err(_) => Err(ProviderError::Timeout { provider: provider.to_owned() }),
+            Ok(Err(err)) => Err(ProviderError::transport(provider, err)),
+            Ok(Ok(response)) => Ok(response),
+        }
     }
 
     /// Tells the key pool how the upstream answered this request's key.
-    pub(super) fn report(&self, status: reqwest::StatusCode, retry_after: Option<u64>) {
+    pub(super) fn report(&self, status: StatusCode, retry_after: Option<u64>) {
         if let Some(index) = self.key {
             self.keys.report(index, status, retry_after, std::time::Instant::now());
         }
@@ -123,23 +160,13 @@ impl<'a> UpstreamClient<'a> {
         body: Vec<u8>,
         stream: bool,
         client_headers: Option<&HeaderMap>,
-    ) -> Result<reqwest::Response, ProviderError> {
+    ) -> Result<UpstreamResponse, ProviderError> {
         let provider = self.config.id.as_str();
-        let request = match self.endpoints.get(path) {
-            Some(url) => self.http.post(url.clone()),
-            None => self.http.post(format!("{}{path}", self.config.base_url)),
-        };
-        let request = self.authorize(request, client_headers);
-        let request = request
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
-            .body(body)
-            .send();
-        let response = match tokio::time::timeout(self.first_byte, request).await {
-            Err(_) => return Err(ProviderError::Timeout { provider: provider.to_owned() }),
-            Ok(Err(err)) => return Err(ProviderError::transport(provider, err)),
-            Ok(Ok(response)) => response,
-        };
+        let mut headers = self.authorized_headers(client_headers);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let accept = if stream { "text/event-stream" } else { "application/json" };
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        let response = self.send(Method::POST, path, headers, body.into()).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -158,12 +185,12 @@ impl<'a> UpstreamClient<'a> {
     }
 
     /// Reads a whole (non-stream) response body.
-    pub async fn read_body(&self, response: reqwest::Response) -> Result<Bytes, ProviderError> {
-        response.bytes().await.map_err(|e| ProviderError::transport(&self.config.id, e))
+    pub async fn read_body(&self, response: UpstreamResponse) -> Result<Bytes, ProviderError> {
+        response.bytes().await.map_err(|e: TransportError| ProviderError::transport(&self.config.id, e))
     }
 }
 
-pub(super) async fn read_limited(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+pub(super) async fn read_limited(mut response: UpstreamResponse, limit: usize) -> Vec<u8> {
     let mut out = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         let room = limit - out.len();
@@ -183,16 +210,16 @@ mod tests {
     fn fixed_endpoints_are_the_urls_the_string_paths_name() {
         let endpoints = Endpoints::new(&ProviderConfig::new("openai", ProviderKind::OpenAi, "http://127.0.0.1:9/v1"));
         for path in [openai::CHAT_PATH, openai::EMBEDDINGS_PATH] {
-            let expected = reqwest::Url::parse(&format!("http://127.0.0.1:9/v1{path}")).unwrap();
+            let expected: Uri = format!("http://127.0.0.1:9/v1{path}").parse().unwrap();
             assert_eq!(endpoints.get(path), Some(&expected));
         }
         assert_eq!(endpoints.get("/models"), None, "other paths keep the string");
 
         let anthropic = Endpoints::new(&ProviderConfig::new("anthropic", ProviderKind::Anthropic, "https://a.example"));
-        assert_eq!(anthropic.get(anthropic::MESSAGES_PATH).unwrap().as_str(), "https://a.example/v1/messages");
+        assert_eq!(anthropic.get(anthropic::MESSAGES_PATH).unwrap(), "https://a.example/v1/messages");
         let gemini = Endpoints::new(&ProviderConfig::new("google", ProviderKind::Gemini, "https://g.example"));
         assert!(gemini.0.is_empty(), "Gemini paths name the model");
         let broken = Endpoints::new(&ProviderConfig::new("x", ProviderKind::OpenAi, "not a url"));
-        assert!(broken.0.is_empty(), "left to reqwest, which reports the bad URL");
+        assert!(broken.0.is_empty(), "reported when a request is made");
     }
 }

@@ -1,17 +1,20 @@
 //! Google Gemini (Developer API): `{base}/v1beta/models/{model}:{action}`, `x-goog-api-key`.
 
-use reqwest::StatusCode;
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 
+use super::secret_value;
 use crate::error::ApiError;
 
 /// Adds the provider key, in a header rather than `?key=` so it never appears in a URL (and so
 /// never in an error message or a log line that carries one).
-pub fn authorize(request: reqwest::RequestBuilder, key: Option<&str>) -> reqwest::RequestBuilder {
-    match key {
-        Some(key) => request.header("x-goog-api-key", key),
-        None => request,
+pub fn authorize(headers: &mut HeaderMap, key: Option<&str>) {
+    if let Some(key) = key {
+        headers.insert(API_KEY, secret_value(key));
     }
 }
+
+/// Gemini's key header.
+const API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
 
 /// A model id that is safe to put in a URL path segment.
 pub fn checked_model(model: &str) -> Result<&str, ApiError> {

@@ -14,7 +14,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
+use axum::http::StatusCode;
 
 use crate::config::{Secret, UpstreamKey};
 

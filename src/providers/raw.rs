@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 
 use super::client::read_limited;
-use super::{ProviderError, ProviderKind, UpstreamClient, gemini, retry_after};
+use super::{ProviderError, ProviderKind, UpstreamClient, UpstreamResponse, gemini, retry_after};
 
 /// Most bytes of an upstream error body passed back.
 const ERROR_BODY_LIMIT: usize = 1024 * 1024;
@@ -15,7 +15,7 @@ const ERROR_BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Debug)]
 pub enum RawAnswer {
     /// A 2xx answer, still to be read or streamed.
-    Success(reqwest::Response),
+    Success(UpstreamResponse),
     /// Any other status, with its body read and scrubbed of the provider's keys and host.
     Failed { status: StatusCode, headers: HeaderMap, body: Bytes },
 }
@@ -32,23 +32,14 @@ impl UpstreamClient<'_> {
         body: Bytes,
     ) -> Result<RawAnswer, ProviderError> {
         let provider = self.config.id.as_str();
-        let builder = self.http.request(method, format!("{}{path_and_query}", self.config.base_url));
-        let mut request = self
-            .authorize(builder, Some(client_headers))
-            .body(body)
-            .build()
-            .map_err(|err| ProviderError::transport(provider, err))?;
-        let ours: Vec<HeaderName> = request.headers().keys().cloned().collect();
+        let mut headers = self.authorized_headers(Some(client_headers));
+        let ours: Vec<HeaderName> = headers.keys().cloned().collect();
         for (name, value) in client_headers {
             if !ours.contains(name) {
-                request.headers_mut().append(name.clone(), value.clone());
+                headers.append(name.clone(), value.clone());
             }
         }
-        let response = match tokio::time::timeout(self.first_byte, self.http.execute(request)).await {
-            Err(_) => return Err(ProviderError::Timeout { provider: provider.to_owned() }),
-            Ok(Err(err)) => return Err(ProviderError::transport(provider, err)),
-            Ok(Ok(response)) => response,
-        };
+        let response = self.send(method, path_and_query, headers, body).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(RawAnswer::Success(response));
@@ -67,7 +58,7 @@ impl UpstreamClient<'_> {
 
     /// The body without any of the provider's keys or its host name.
     fn scrub(&self, mut body: Vec<u8>) -> Vec<u8> {
-        let host = reqwest::Url::parse(&self.config.base_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+        let host = url::Url::parse(&self.config.base_url).ok().and_then(|u| u.host_str().map(str::to_owned));
         for secret in self.keys.secrets().map(|s| s.0.as_str()).chain(host.as_deref()) {
             body = replace_all(body, secret.as_bytes(), b"[redacted]");
         }

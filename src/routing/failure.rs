@@ -83,7 +83,9 @@ impl Failure {
 impl From<ProviderError> for Failure {
     fn from(err: ProviderError) -> Self {
         let class = match &err {
-            ProviderError::NotConfigured(_) | ProviderError::Unsupported(_) => FailureClass::Unusable,
+            ProviderError::NotConfigured(_) | ProviderError::Unsupported(_) | ProviderError::BadUrl { .. } => {
+                FailureClass::Unusable
+            }
             ProviderError::Timeout { .. } => FailureClass::Timeout,
             ProviderError::Transport { .. } => FailureClass::Upstream,
             ProviderError::Upstream { status, .. } => match status.as_u16() {

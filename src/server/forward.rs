@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use tokio::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{FutureExt, Stream, StreamExt};
 
@@ -20,7 +20,7 @@ use crate::dialect::hub::Dialect;
 use crate::dialect::openai::StreamRewriter;
 use crate::dialect::openai::stream::Step;
 use crate::error::{ApiError, ErrorKind};
-use crate::providers::ProviderError;
+use crate::providers::{ProviderError, TransportError, UpstreamResponse};
 use crate::routing::{Failure, FailureClass};
 use crate::sse::{self, SseDecoder, SseFrame};
 use crate::state::AppState;
@@ -48,13 +48,13 @@ pub fn generation_header(id: &str) -> HeaderValue {
 }
 
 /// The upstream's body as a stream of byte chunks.
-type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
 
 /// An upstream stream read up to its first complete event and checked for an in-band error,
 /// while nothing has been sent to the client, so that a failure there can still be retried or
 /// sent to another candidate. The bytes read so far are replayed to whoever consumes it.
 pub struct Peeked {
-    pub headers: reqwest::header::HeaderMap,
+    pub headers: HeaderMap,
     head: Bytes,
     rest: ByteStream,
 }
@@ -64,7 +64,7 @@ impl Peeked {
     /// byte's deadline, counted from when the request was sent), else a timeout. An event the
     /// `dialect`'s decoder refuses (the upstream's own `error` event, or garbage) is a failure.
     pub async fn read(
-        response: reqwest::Response,
+        response: UpstreamResponse,
         dialect: Dialect,
         provider: &str,
         first_byte_by: Instant,
@@ -75,7 +75,7 @@ impl Peeked {
         }
     }
 
-    async fn read_first_event(response: reqwest::Response, dialect: Dialect, provider: &str) -> Result<Self, Failure> {
+    async fn read_first_event(response: UpstreamResponse, dialect: Dialect, provider: &str) -> Result<Self, Failure> {
         let headers = response.headers().clone();
         let mut rest: ByteStream = Box::pin(response.bytes_stream());
         let mut head = BytesMut::new();
@@ -113,7 +113,7 @@ impl Peeked {
     }
 
     /// A stream passed on without a look first (the raw proxy relays the upstream as it is).
-    pub fn unread(response: reqwest::Response) -> Self {
+    pub fn unread(response: UpstreamResponse) -> Self {
         Self { headers: response.headers().clone(), head: Bytes::new(), rest: Box::pin(response.bytes_stream()) }
     }
 
@@ -238,7 +238,7 @@ pub enum UpstreamBroken {
 }
 
 impl UpstreamEvents {
-    pub fn new(response: reqwest::Response) -> Self {
+    pub fn new(response: UpstreamResponse) -> Self {
         Self {
             bytes: Box::pin(response.bytes_stream()),
             decoder: SseDecoder::default(),
@@ -272,7 +272,7 @@ impl UpstreamEvents {
             match self.bytes.next().await {
                 None => return Ok(None),
                 Some(Err(err)) => {
-                    tracing::debug!(error = %err.without_url(), "upstream stream broke");
+                    tracing::debug!(error = %err, "upstream stream broke");
                     return Err(UpstreamBroken::Transport);
                 }
                 Some(Ok(chunk)) => {

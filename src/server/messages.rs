@@ -233,7 +233,7 @@ fn model_of(raw: &RawObject<'_>) -> Result<Option<String>, ApiError> {
 
 /// Upstream headers worth passing back on the native surface: the content type, the request id
 /// and Anthropic's rate-limit information.
-fn passthrough_headers(upstream: &reqwest::header::HeaderMap) -> HeaderMap {
+fn passthrough_headers(upstream: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in upstream {
         let name_str = name.as_str();

@@ -32,7 +32,7 @@ use super::meter::{EventTap, Meter, MeterSource, Outcome, StreamMeter, admit_req
 use crate::dialect::hub::Dialect;
 use crate::dialect::openai::stream::Metered;
 use crate::error::ApiError;
-use crate::providers::{ProviderKind, RawAnswer};
+use crate::providers::{ProviderKind, RawAnswer, UpstreamResponse};
 use crate::routing::{self, Route};
 use crate::state::AppState;
 use crate::usage::{Pricing, new_generation_id};
@@ -279,7 +279,7 @@ impl MeterSource for Counted {
 
 fn count_bytes(
     mut watched: StreamMeter<Counted>,
-    response: reqwest::Response,
+    response: UpstreamResponse,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
         let mut bytes = response.bytes_stream();
