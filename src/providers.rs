@@ -155,20 +155,37 @@ struct Upstream {
     config: ProviderConfig,
     keys: keys::KeyPool,
     endpoints: client::Endpoints,
+    /// Each key as the header value that carries it (`Bearer …` for OpenAI), in the key
+    /// pool's order: made once, not formatted and validated on every request.
+    credentials: Box<[HeaderValue]>,
+    /// The `Host` header of the base URL, made once (`None` if it does not parse).
+    host: Option<HeaderValue>,
+}
+
+impl Upstream {
+    fn new(config: &ProviderConfig) -> Self {
+        let keys = config.all_keys();
+        let credentials = keys
+            .iter()
+            .map(|key| match config.kind {
+                ProviderKind::OpenAi => openai::credential(&key.secret.0),
+                ProviderKind::Anthropic | ProviderKind::Gemini => secret_value(&key.secret.0),
+            })
+            .collect();
+        Self {
+            keys: keys::KeyPool::new(&config.id, keys, config.key_cooldown),
+            endpoints: client::Endpoints::new(config),
+            credentials,
+            host: client::host_header(&config.base_url),
+            config: config.clone(),
+        }
+    }
 }
 
 impl Providers {
     pub fn new(config: &Config) -> Self {
         let http = HttpClient::new(config.timeouts.connect, config.proxies.clone());
-        let upstreams = config
-            .providers
-            .iter()
-            .map(|p| Upstream {
-                config: p.clone(),
-                keys: keys::KeyPool::new(&p.id, p.all_keys(), p.key_cooldown),
-                endpoints: client::Endpoints::new(p),
-            })
-            .collect();
+        let upstreams = config.providers.iter().map(Upstream::new).collect();
         Self { http, upstreams, timeouts: config.timeouts }
     }
 

@@ -18,6 +18,8 @@ pub use execute::{Resilience, Won};
 pub use failure::{Failure, FailureClass};
 pub use plan::{Plan, RoutingFields};
 
+use std::borrow::Cow;
+
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -54,10 +56,10 @@ pub fn resolve(config: &Config, catalog: &Catalog, requested: &str) -> Result<Ro
     if requested.is_empty() {
         return Err(ApiError::bad_request("'model' must not be empty"));
     }
-    let (provider, rest) = match requested.split_once('/') {
-        Some((provider, rest)) => (provider, rest),
-        None => ("openai", requested),
-    };
+    // `provider/model[:variant]`, written out once; the ids below are slices of it.
+    let full: Cow<'_, str> =
+        if requested.contains('/') { Cow::Borrowed(requested) } else { Cow::Owned(format!("openai/{requested}")) };
+    let (provider, rest) = full.split_once('/').expect("has a provider prefix");
     if config.provider(provider).is_none() {
         return Err(ApiError::bad_request(format!(
             "unknown provider '{provider}' in model '{requested}'; known providers: {}",
@@ -71,11 +73,13 @@ pub fn resolve(config: &Config, catalog: &Catalog, requested: &str) -> Result<Ro
         Some((base, variant)) if VARIANTS.contains(&variant) => base,
         _ => rest,
     };
-    let (catalog_id, native, pricing) = match catalog.find(&format!("{provider}/{base}")) {
+    let without_variant = &full[..provider.len() + 1 + base.len()];
+    let (catalog_id, native, pricing) = match catalog.find(without_variant) {
         Some(info) => (info.id.clone(), info.native.clone(), info.pricing),
-        None => (format!("{provider}/{base}"), base.to_owned(), None),
+        None => (without_variant.to_owned(), base.to_owned(), None),
     };
-    Ok(Route { provider: provider.to_owned(), model: format!("{provider}/{rest}"), catalog_id, native, pricing })
+    let provider = provider.to_owned();
+    Ok(Route { provider, model: full.into_owned(), catalog_id, native, pricing })
 }
 
 /// Resolves a model named on a native surface: a bare name belongs to that surface's provider

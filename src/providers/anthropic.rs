@@ -2,8 +2,6 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::secret_value;
-
 /// Messages, under the base URL (which has no `/v1`).
 pub const MESSAGES_PATH: &str = "/v1/messages";
 /// Token counting, under the base URL.
@@ -15,7 +13,7 @@ pub const DEFAULT_VERSION: &str = "2023-06-01";
 /// Adds the provider key and the API version. From the client, only `anthropic-*` headers
 /// (`anthropic-version`, `anthropic-beta`, …) are forwarded: they select API behaviour and
 /// carry no credentials.
-pub fn authorize(headers: &mut HeaderMap, key: Option<&str>, client_headers: Option<&HeaderMap>) {
+pub fn authorize(headers: &mut HeaderMap, credential: Option<&HeaderValue>, client_headers: Option<&HeaderMap>) {
     let mut has_version = false;
     if let Some(client) = client_headers {
         for (name, value) in client {
@@ -28,8 +26,8 @@ pub fn authorize(headers: &mut HeaderMap, key: Option<&str>, client_headers: Opt
     if !has_version {
         headers.insert(VERSION, HeaderValue::from_static(DEFAULT_VERSION));
     }
-    if let Some(key) = key {
-        headers.insert(API_KEY, secret_value(key));
+    if let Some(credential) = credential {
+        headers.insert(API_KEY, credential.clone());
     }
 }
 

@@ -1,15 +1,13 @@
 //! Google Gemini (Developer API): `{base}/v1beta/models/{model}:{action}`, `x-goog-api-key`.
 
-use axum::http::{HeaderMap, HeaderName, StatusCode};
-
-use super::secret_value;
 use crate::error::ApiError;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// Adds the provider key, in a header rather than `?key=` so it never appears in a URL (and so
 /// never in an error message or a log line that carries one).
-pub fn authorize(headers: &mut HeaderMap, key: Option<&str>) {
-    if let Some(key) = key {
-        headers.insert(API_KEY, secret_value(key));
+pub fn authorize(headers: &mut HeaderMap, credential: Option<&HeaderValue>) {
+    if let Some(credential) = credential {
+        headers.insert(API_KEY, credential.clone());
     }
 }
 

@@ -1,8 +1,8 @@
 //! OpenAI and OpenAI-compatible upstreams: `{base}/chat/completions`, `{base}/embeddings`,
 //! `Authorization: Bearer <provider key>`.
 
-use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue};
 
 use super::secret_value;
 
@@ -13,8 +13,13 @@ pub const EMBEDDINGS_PATH: &str = "/embeddings";
 
 /// Adds the provider key, if it has one (a local Ollama has none). Nothing the client sent is
 /// forwarded.
-pub fn authorize(headers: &mut HeaderMap, key: Option<&str>) {
-    if let Some(key) = key {
-        headers.insert(AUTHORIZATION, secret_value(&format!("Bearer {key}")));
+pub fn authorize(headers: &mut HeaderMap, credential: Option<&HeaderValue>) {
+    if let Some(credential) = credential {
+        headers.insert(AUTHORIZATION, credential.clone());
     }
+}
+
+/// The header value that carries `key`, made once per key.
+pub fn credential(key: &str) -> HeaderValue {
+    secret_value(&format!("Bearer {key}"))
 }
