@@ -11,6 +11,9 @@ mod proxy;
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::http::header::{ACCEPT, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT};
@@ -22,8 +25,11 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower::Service;
 
 pub use proxy::Proxies;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// How long an idle pooled connection to an upstream is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -31,24 +37,25 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 /// The shared, pooled client. Cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    client: Client<hyper_rustls::HttpsConnector<proxy::Connector>, Full<Bytes>>,
+    client: Client<TimedConnect<hyper_rustls::HttpsConnector<proxy::Connector>>, Full<Bytes>>,
     proxies: Proxies,
     user_agent: HeaderValue,
 }
 
 impl HttpClient {
-    /// A client whose connections open within `connect_timeout`, with `TCP_NODELAY` (a request
-    /// is written in one go; Nagle would only delay its last segment), going through `proxies`.
+    /// A client whose connections open (TCP, proxy tunnel and TLS) within `connect_timeout`,
+    /// with `TCP_NODELAY` (a request is written in one go; Nagle would only delay its last
+    /// segment), going through `proxies`.
     pub fn new(connect_timeout: Duration, proxies: Proxies) -> Self {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(connect_timeout));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(proxy::Connector::new(tcp, proxies.clone()));
+        let connector = TimedConnect { inner: tls, timeout: connect_timeout };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .pool_timer(TokioTimer::new())
@@ -84,6 +91,41 @@ impl HttpClient {
             Ok(response) => Ok(UpstreamResponse(response)),
             Err(err) => Err(TransportError::new(err)),
         }
+    }
+}
+
+/// A connector whose whole connect (TCP, the proxy's `CONNECT`, the TLS handshake) must finish
+/// within `timeout`; running late is an `io::ErrorKind::TimedOut` cause, so
+/// `TransportError::is_timeout` sees it.
+#[derive(Clone, Debug)]
+struct TimedConnect<C> {
+    inner: C,
+    timeout: Duration,
+}
+
+impl<C> Service<Uri> for TimedConnect<C>
+where
+    C: Service<Uri> + Send,
+    C::Future: Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let connecting = self.inner.call(dst);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(connected) => connected.map_err(Into::into),
+                Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out").into()),
+            }
+        })
     }
 }
 

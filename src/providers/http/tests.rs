@@ -152,6 +152,22 @@ async fn a_refused_connection_is_a_transport_error_that_names_no_address() {
     assert!(!text.contains("127.0.0.1") && !text.contains(&addr.port().to_string()), "no address: {text}");
 }
 
+#[tokio::test]
+async fn a_connect_that_does_not_finish_in_time_is_a_timeout() {
+    // A proxy that takes the connection and never answers the CONNECT: only the connect
+    // timeout (which covers the tunnel and the TLS handshake, not just TCP) ends the wait.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move { silent.accept().await.map(|(socket, _)| socket) });
+    let client = HttpClient::new(Duration::from_millis(200), Proxies::new("", &format!("http://{proxy}"), ""));
+    let uri: Uri = "https://api.upstream.invalid/v1/messages".parse().unwrap();
+    let started = std::time::Instant::now();
+    let err = client.send(Method::POST, uri, HeaderMap::new(), Bytes::new()).await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(held.await.unwrap().is_ok(), "the proxy was connected to");
+}
+
 #[test]
 fn a_timed_out_cause_anywhere_in_the_chain_is_a_timeout() {
     #[derive(Debug)]
