@@ -381,7 +381,7 @@ struct Completion<'a> {
     choices: [CompletionChoice<'a>; 1],
     /// Always `null`; the OpenRouter SDK requires the key.
     system_fingerprint: Option<()>,
-    usage: Value,
+    usage: usage::Rendered,
 }
 
 #[derive(Serialize)]

@@ -43,7 +43,7 @@ struct Chunk<'a> {
     model: &'a str,
     choices: &'a [ChunkChoice<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<serde_json::Value>,
+    usage: Option<usage::Rendered>,
 }
 
 #[derive(Serialize)]
@@ -196,7 +196,7 @@ impl StreamEncoder {
         self.write(&[choice], None, out);
     }
 
-    fn write(&self, choices: &[ChunkChoice<'_>], usage: Option<serde_json::Value>, out: &mut BytesMut) {
+    fn write(&self, choices: &[ChunkChoice<'_>], usage: Option<usage::Rendered>, out: &mut BytesMut) {
         let chunk = Chunk {
             id: &self.id,
             object: "chat.completion.chunk",
