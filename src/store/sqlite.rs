@@ -49,6 +49,10 @@ fn insert_generations_sql(rows: usize) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The ledger's own connection (a pool of one). Batches taken from the shared pool went to
+    /// its connections in turn, and each found its page cache stale after the others' commits,
+    /// so every commit read pages back (`pread`) and woke another worker thread.
+    ledger: SqlitePool,
     /// Set by tests to simulate a failing database for ledger writes.
     fail_writes: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -89,10 +93,15 @@ impl SqliteStore {
             // A ping before each use doubles the round trips to the SQLite worker thread; a
             // broken connection fails its query instead, and the ledger retries that.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, fail_writes: Default::default() })
+        let ledger = if max == 1 {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(options).await?
+        };
+        Ok(Self { pool, ledger, fail_writes: Default::default() })
     }
 
     pub async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
@@ -236,7 +245,7 @@ impl SqliteStore {
         if self.fail_writes.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(StoreError::Injected);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.ledger.begin().await?;
         let mut rest = rows;
         while !rest.is_empty() {
             let (chunk, tail) = rest.split_at(statement_rows(rest.len()));
