@@ -158,8 +158,6 @@ struct Upstream {
     /// Each key as the header value that carries it (`Bearer …` for OpenAI), in the key
     /// pool's order: made once, not formatted and validated on every request.
     credentials: Box<[HeaderValue]>,
-    /// The `Host` header of the base URL, made once (`None` if it does not parse).
-    host: Option<HeaderValue>,
 }
 
 impl Upstream {
@@ -176,7 +174,6 @@ impl Upstream {
             keys: keys::KeyPool::new(&config.id, keys, config.key_cooldown),
             endpoints: client::Endpoints::new(config),
             credentials,
-            host: client::host_header(&config.base_url),
             config: config.clone(),
         }
     }

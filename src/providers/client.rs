@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::http::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderValue};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -48,18 +48,6 @@ pub(super) fn upstream_uri(url: &str) -> Option<Uri> {
     Uri::try_from(parsed.as_str()).ok()
 }
 
-/// The `Host` header for requests to `base_url`: its host, and its port unless it is the
-/// scheme's default (what hyper would write for every request otherwise, with a `format!`).
-pub(super) fn host_header(base_url: &str) -> Option<HeaderValue> {
-    let uri = upstream_uri(base_url)?;
-    let host = uri.host()?;
-    let default_port = if uri.scheme_str() == Some("https") { 443 } else { 80 };
-    match uri.port_u16() {
-        Some(port) if port != default_port => HeaderValue::from_str(&format!("{host}:{port}")).ok(),
-        _ => HeaderValue::from_str(host).ok(),
-    }
-}
-
 /// A borrowed handle for one request to one provider.
 #[derive(Debug)]
 pub struct UpstreamClient<'a> {
@@ -94,9 +82,6 @@ impl<'a> UpstreamClient<'a> {
     /// headers (which replace any of the same name).
     pub(super) fn authorized_headers(&self, client_headers: Option<&HeaderMap>) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(8);
-        if let Some(host) = &self.upstream.host {
-            headers.insert(HOST, host.clone());
-        }
         let credential = self.key.map(|index| &self.upstream.credentials[index]);
         match self.config.kind {
             ProviderKind::OpenAi => openai::authorize(&mut headers, credential),
@@ -237,15 +222,5 @@ mod tests {
         assert!(gemini.0.is_empty(), "Gemini paths name the model");
         let broken = Endpoints::new(&ProviderConfig::new("x", ProviderKind::OpenAi, "not a url"));
         assert!(broken.0.is_empty(), "reported when a request is made");
-    }
-
-    #[test]
-    fn the_host_header_names_a_port_only_when_it_is_not_the_default() {
-        assert_eq!(host_header("http://127.0.0.1:9/v1").unwrap(), "127.0.0.1:9");
-        assert_eq!(host_header("https://api.openai.com/v1").unwrap(), "api.openai.com");
-        assert_eq!(host_header("https://api.example.com:443").unwrap(), "api.example.com");
-        assert_eq!(host_header("http://api.example.com:443").unwrap(), "api.example.com:443");
-        assert_eq!(host_header("https://Bücher.example:8443/x").unwrap(), "xn--bcher-kva.example:8443");
-        assert_eq!(host_header("not a url"), None);
     }
 }
