@@ -18,6 +18,8 @@ mod generation;
 mod keys;
 #[path = "api/matrix.rs"]
 mod matrix;
+#[path = "api/outbound_proxy.rs"]
+mod outbound_proxy;
 #[path = "api/providers_config.rs"]
 mod providers_config;
 #[path = "api/proxy.rs"]

@@ -26,9 +26,6 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone, Debug, Default)]
 pub struct Proxies(Option<Arc<Matcher>>);
 
-/// The variables `Proxies::from_env` reads for proxy URLs (`NO_PROXY` only narrows them).
-const PROXY_VARS: [&str; 6] = ["ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
-
 impl Proxies {
     /// No proxy: every upstream is reached directly.
     pub fn none() -> Self {
@@ -39,15 +36,28 @@ impl Proxies {
     /// upper or lower case). A proxy URL that is not `http://` is refused when a connection
     /// would use it, with a warning here.
     pub fn from_env() -> Self {
-        let set = PROXY_VARS.iter().filter_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
-        let mut any = false;
-        for value in set {
-            any = true;
-            if !value.trim_start().to_ascii_lowercase().starts_with("http://") && value.contains("://") {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// `from_env` with the variables read through `var`.
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let first = |names: [&str; 2]| names.iter().find_map(|name| var(name).filter(|v| !v.trim().is_empty()));
+        let all = first(["ALL_PROXY", "all_proxy"]).unwrap_or_default();
+        let https = first(["HTTPS_PROXY", "https_proxy"]).unwrap_or_default();
+        // Under CGI a client's `Proxy:` request header arrives as `HTTP_PROXY` ("httpoxy"), so
+        // there it is not trusted, as curl does.
+        let cgi = var("REQUEST_METHOD").is_some();
+        let http = if cgi { None } else { first(["HTTP_PROXY", "http_proxy"]) }.unwrap_or_default();
+        let no = first(["NO_PROXY", "no_proxy"]).unwrap_or_default();
+        if all.is_empty() && https.is_empty() && http.is_empty() {
+            return Self(None);
+        }
+        for value in [&all, &https, &http] {
+            if value.contains("://") && !value.trim_start().to_ascii_lowercase().starts_with("http://") {
                 tracing::warn!("only http:// proxies are supported; upstream connections through this one will fail");
             }
         }
-        if any { Self(Some(Arc::new(Matcher::from_env()))) } else { Self(None) }
+        Self(Some(Arc::new(Matcher::builder().all(all).http(http).https(https).no(no).build())))
     }
 
     /// Explicit proxies, for tests and embedders: `http` for plain upstreams, `https` for TLS
@@ -157,5 +167,51 @@ impl Write for Conn {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Proxies {
+        Proxies::from_vars(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    fn proxy_for(proxies: &Proxies, url: &str) -> Option<String> {
+        proxies.intercept(&url.parse().unwrap()).map(|i| i.uri().to_string())
+    }
+
+    #[test]
+    fn the_environment_is_read_as_curl_reads_it() {
+        let none = from(&[("NO_PROXY", "x"), ("HTTPS_PROXY", " ")]);
+        assert!(none.0.is_none(), "nothing to intercept: no matcher on the request path");
+
+        let https_only = from(&[("https_proxy", "http://p:3128")]);
+        assert_eq!(proxy_for(&https_only, "https://api.openai.com/v1").as_deref(), Some("http://p:3128/"));
+        assert_eq!(proxy_for(&https_only, "http://127.0.0.1:11434/v1"), None);
+
+        let both = from(&[
+            ("ALL_PROXY", "http://all:1"),
+            ("HTTP_PROXY", "http://plain:2"),
+            ("NO_PROXY", "localhost,.internal"),
+        ]);
+        assert_eq!(proxy_for(&both, "https://api.anthropic.com").as_deref(), Some("http://all:1/"));
+        assert_eq!(proxy_for(&both, "http://ollama.example:11434").as_deref(), Some("http://plain:2/"));
+        assert_eq!(proxy_for(&both, "http://localhost:11434"), None);
+        assert_eq!(proxy_for(&both, "https://llm.internal"), None);
+
+        let upper_first = from(&[("HTTPS_PROXY", "http://upper:1"), ("https_proxy", "http://lower:2")]);
+        assert_eq!(proxy_for(&upper_first, "https://a.example").as_deref(), Some("http://upper:1/"));
+    }
+
+    #[test]
+    fn under_cgi_http_proxy_is_not_trusted() {
+        let cgi = from(&[("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "http://evil:80")]);
+        assert!(cgi.0.is_none());
+        let cgi_https =
+            from(&[("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "http://evil:80"), ("HTTPS_PROXY", "http://p:1")]);
+        assert_eq!(proxy_for(&cgi_https, "http://a.example"), None);
+        assert_eq!(proxy_for(&cgi_https, "https://a.example").as_deref(), Some("http://p:1/"));
     }
 }
