@@ -33,6 +33,10 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// How long an idle pooled connection to an upstream is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
+/// Idle time before TCP keep-alive probes, and the time between them.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
+/// How long sent data may stay unacknowledged before the connection is given up.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The shared, pooled client. Cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
@@ -50,6 +54,13 @@ impl HttpClient {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
+        // A peer that vanished (no FIN: a dropped NAT entry, a dead host) is noticed on pooled
+        // connections and under long streams, with the values reqwest used.
+        tcp.set_keepalive(Some(TCP_KEEPALIVE));
+        tcp.set_keepalive_interval(Some(TCP_KEEPALIVE));
+        tcp.set_keepalive_retries(Some(3));
+        #[cfg(target_os = "linux")]
+        tcp.set_tcp_user_timeout(Some(TCP_USER_TIMEOUT));
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()

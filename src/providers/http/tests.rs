@@ -208,3 +208,47 @@ async fn a_body_is_read_piece_by_piece_and_as_a_stream() {
     let pieces: Vec<Bytes> = response.bytes_stream().map(Result::unwrap).collect().await;
     assert_eq!(pieces.concat(), b"hello world");
 }
+
+/// The `tr` (timer kind) column of `/proc/net/tcp` for the socket bound to `local`.
+#[cfg(target_os = "linux")]
+fn tcp_timer_kind(local: std::net::SocketAddr) -> Option<u32> {
+    let std::net::IpAddr::V4(ip) = local.ip() else { return None };
+    let wanted = format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), local.port());
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let line = table.lines().find(|l| l.split_whitespace().nth(1) == Some(wanted.as_str()))?;
+    let timer = line.split_whitespace().nth(5)?; // "tr:tm->when"
+    u32::from_str_radix(timer.split(':').next()?, 16).ok()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn pooled_connections_are_watched_by_tcp_keepalive() {
+    // A server that answers one request and keeps the connection open, so it goes back to the
+    // client's pool idle; the kernel then runs the keep-alive timer (`tr` 2) on it.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (peer_tx, peer_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, peer) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = socket.read(&mut buf).await.unwrap();
+        socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.unwrap();
+        let _ = peer_tx.send(peer);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(socket);
+    });
+    let http = client(Proxies::none());
+    let uri: Uri = format!("http://{addr}/").parse().unwrap();
+    let response = http.send(Method::GET, uri, HeaderMap::new(), Bytes::new()).await.unwrap();
+    assert_eq!(response.bytes().await.unwrap(), Bytes::from_static(b"ok"));
+    let client_end = peer_rx.await.unwrap();
+    let mut kind = None;
+    for _ in 0..50 {
+        kind = tcp_timer_kind(client_end);
+        if kind == Some(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(kind, Some(2), "keep-alive timer on the idle pooled connection {client_end}");
+}
