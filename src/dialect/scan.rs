@@ -30,6 +30,7 @@ impl<'a> Cursor<'a> {
         self.text.as_bytes()
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.at) {
             self.at += 1;
@@ -132,6 +133,7 @@ pub fn plain_string(value: &str) -> Option<&str> {
 
 /// The end (one past the closing quote) of the string starting at `at`, and whether it has
 /// escapes.
+#[inline(always)]
 fn skip_string(bytes: &[u8], at: usize) -> Result<(usize, bool), Unreadable> {
     let mut escaped = false;
     let mut i = at + 1;
@@ -150,6 +152,7 @@ fn skip_string(bytes: &[u8], at: usize) -> Result<(usize, bool), Unreadable> {
 /// text) end within a few words, so those are tested eight bytes at a time (the zero-byte
 /// test of "Bit Twiddling Hacks", exact for the lowest byte it flags) before `memchr`, whose
 /// set-up costs more than such a string.
+#[inline(always)]
 fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
