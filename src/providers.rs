@@ -165,9 +165,14 @@ impl Upstream {
         let keys = config.all_keys();
         let credentials = keys
             .iter()
-            .map(|key| match config.kind {
-                ProviderKind::OpenAi => openai::credential(&key.secret.0),
-                ProviderKind::Anthropic | ProviderKind::Gemini => secret_value(&key.secret.0),
+            .map(|key| {
+                if HeaderValue::from_str(&key.secret.0).is_err() {
+                    tracing::warn!(provider = %config.id, key = %key.name, "an upstream key has characters no HTTP header can carry; the upstream will refuse it");
+                }
+                match config.kind {
+                    ProviderKind::OpenAi => openai::credential(&key.secret.0),
+                    ProviderKind::Anthropic | ProviderKind::Gemini => secret_value(&key.secret.0),
+                }
             })
             .collect();
         Self {

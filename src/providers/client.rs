@@ -52,9 +52,9 @@ pub(super) fn upstream_uri(url: &str) -> Option<Uri> {
 #[derive(Debug)]
 pub struct UpstreamClient<'a> {
     pub(super) http: &'a HttpClient,
+    /// The provider: its keys' header values and fixed endpoints.
     upstream: &'a super::Upstream,
     pub(super) config: &'a ProviderConfig,
-    endpoints: &'a Endpoints,
     /// The provider's keys; `key` is the one picked for this request (`None`: keyless).
     pub(super) keys: &'a KeyPool,
     pub(super) key: Option<usize>,
@@ -73,9 +73,9 @@ struct ErrorDetail {
 
 impl<'a> UpstreamClient<'a> {
     pub(super) fn new(http: &'a HttpClient, upstream: &'a super::Upstream, first_byte: Duration) -> Self {
-        let (config, keys, endpoints) = (&upstream.config, &upstream.keys, &upstream.endpoints);
+        let (config, keys) = (&upstream.config, &upstream.keys);
         let key = keys.pick(std::time::Instant::now());
-        Self { http, upstream, config, endpoints, keys, key, first_byte }
+        Self { http, upstream, config, keys, key, first_byte }
     }
 
     /// Headers with the picked key in the provider's own header and the configured extra
@@ -99,10 +99,10 @@ impl<'a> UpstreamClient<'a> {
         headers
     }
 
-    /// The `Uri` of `{base}{path}`, or a transport error when it does not make a URL (a base
-    /// URL that config accepted always does with our own paths).
+    /// The `Uri` of `{base}{path}`; `BadUrl` when the two do not make one (a base URL that
+    /// config accepted always does with the gateway's own paths).
     fn uri(&self, path: &str) -> Result<Uri, ProviderError> {
-        match self.endpoints.get(path) {
+        match self.upstream.endpoints.get(path) {
             Some(uri) => Ok(uri.clone()),
             None => upstream_uri(&format!("{}{path}", self.config.base_url))
                 .ok_or_else(|| ProviderError::BadUrl { provider: self.config.id.clone() }),
