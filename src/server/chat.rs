@@ -55,7 +55,9 @@ pub async fn chat_completions(
     )?;
     let estimate = |route: &Route| worst_case(&state, route, request.prompt_bytes, request.max_tokens);
     let reservation = admit_plan(&state, &key, &mut plan, now, estimate)?;
-    let translated = translate::prepare(&state, &plan, Dialect::OpenAi, || openai::decode::request(&bytes)).await?;
+    let translated =
+        translate::prepare(&state, &plan, Dialect::OpenAi, || openai::decode::request_checked(&request, &bytes))
+            .await?;
 
     let id = new_generation_id(now);
     let mut meter = Meter::new(

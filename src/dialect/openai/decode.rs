@@ -45,11 +45,16 @@ fn bad(message: String) -> ApiError {
 /// A client's `/v1/chat/completions` body in neutral form. Runs the same validation as the
 /// same-format path first, so shared problems give identical 400s.
 pub fn request(body: &[u8]) -> Result<llm::ChatRequest, ApiError> {
-    let checked = Validated::parse(body)?;
+    request_checked(&Validated::parse(body)?, body)
+}
+
+/// `request` for a body the caller has already validated with `ChatRequest::parse` (the chat
+/// handler does, to route it), so it is not parsed and checked a second time.
+pub fn request_checked(checked: &Validated<'_>, body: &[u8]) -> Result<llm::ChatRequest, ApiError> {
     let mut obj: Map<String, Value> =
         serde_json::from_slice(body).map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
     let mut req = llm::ChatRequest {
-        model: checked.model.into_owned(),
+        model: checked.model.to_string(),
         stream: checked.stream,
         max_tokens: checked.max_tokens,
         ..Default::default()
