@@ -634,14 +634,13 @@ def sequential(url, body, key, n):
 def latest_dump_ir(tmp):
     """Instructions in the newest dump, summed over its threads' files, and those of the SQLite
     worker thread(s) among them."""
-    files = list(Path(tmp).glob("callgrind.out.*"))
-    part = lambda p: re.search(r"\.(\d+)(?:-\d+)?$", p.name)
-    parts = [int(m.group(1)) for p in files if (m := part(p)) and "." in p.name.split("out.", 1)[1]]
-    newest = max(parts)
+    # callgrind.out.<pid>.<dump>-<thread>; the files without <dump> hold the final totals.
+    dumps = [(int(m.group(1)), p) for p in Path(tmp).glob("callgrind.out.*")
+             if (m := re.fullmatch(r"callgrind\.out\.\d+\.(\d+)-\d+", p.name))]
+    newest = max(dump for dump, _ in dumps)
     total = sqlite = 0
-    for p in files:
-        m = part(p)
-        if not m or int(m.group(1)) != newest or p.name.count(".") < 3:
+    for dump, p in dumps:
+        if dump != newest:
             continue
         text = p.read_text(errors="replace")
         ir = int(re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M).group(1))

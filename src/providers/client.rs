@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::http::{HttpClient, TransportError, UpstreamResponse};
+use super::http::{HttpClient, UpstreamResponse};
 use super::keys::KeyPool;
 use super::{ProviderError, ProviderKind, anthropic, gemini, openai, retry_after};
 use crate::config::ProviderConfig;
@@ -52,9 +52,10 @@ pub(super) fn upstream_uri(url: &str) -> Option<Uri> {
 #[derive(Debug)]
 pub struct UpstreamClient<'a> {
     pub(super) http: &'a HttpClient,
-    /// The provider: its keys' header values and fixed endpoints.
-    upstream: &'a super::Upstream,
     pub(super) config: &'a ProviderConfig,
+    endpoints: &'a Endpoints,
+    /// Each key's header value, in the key pool's order.
+    credentials: &'a [HeaderValue],
     /// The provider's keys; `key` is the one picked for this request (`None`: keyless).
     pub(super) keys: &'a KeyPool,
     pub(super) key: Option<usize>,
@@ -73,16 +74,17 @@ struct ErrorDetail {
 
 impl<'a> UpstreamClient<'a> {
     pub(super) fn new(http: &'a HttpClient, upstream: &'a super::Upstream, first_byte: Duration) -> Self {
-        let (config, keys) = (&upstream.config, &upstream.keys);
+        let (config, endpoints, keys, credentials) =
+            (&upstream.config, &upstream.endpoints, &upstream.keys, &*upstream.credentials);
         let key = keys.pick(std::time::Instant::now());
-        Self { http, upstream, config, keys, key, first_byte }
+        Self { http, config, endpoints, credentials, keys, key, first_byte }
     }
 
     /// Headers with the picked key in the provider's own header and the configured extra
     /// headers (which replace any of the same name).
     pub(super) fn authorized_headers(&self, client_headers: Option<&HeaderMap>) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(8);
-        let credential = self.key.map(|index| &self.upstream.credentials[index]);
+        let credential = self.key.map(|index| &self.credentials[index]);
         match self.config.kind {
             ProviderKind::OpenAi => openai::authorize(&mut headers, credential),
             ProviderKind::Anthropic => anthropic::authorize(&mut headers, credential, client_headers),
@@ -102,7 +104,7 @@ impl<'a> UpstreamClient<'a> {
     /// The `Uri` of `{base}{path}`; `BadUrl` when the two do not make one (a base URL that
     /// config accepted always does with the gateway's own paths).
     fn uri(&self, path: &str) -> Result<Uri, ProviderError> {
-        match self.upstream.endpoints.get(path) {
+        match self.endpoints.get(path) {
             Some(uri) => Ok(uri.clone()),
             None => upstream_uri(&format!("{}{path}", self.config.base_url))
                 .ok_or_else(|| ProviderError::BadUrl { provider: self.config.id.clone() }),
@@ -187,7 +189,7 @@ impl<'a> UpstreamClient<'a> {
 
     /// Reads a whole (non-stream) response body.
     pub async fn read_body(&self, response: UpstreamResponse) -> Result<Bytes, ProviderError> {
-        response.bytes().await.map_err(|e: TransportError| ProviderError::transport(&self.config.id, e))
+        response.bytes().await.map_err(|e| ProviderError::transport(&self.config.id, e))
     }
 }
 
