@@ -72,9 +72,14 @@ pub fn new_generation_id(now: DateTime<Utc>) -> String {
     const RANDOM_BITS: u32 = 108;
     let random: u128 = rand::rng().random();
     let micros = now.timestamp_subsec_micros().min(999_999);
+    // The microsecond in the top 20 bits, the random bits below: 32 hex digits in all, written
+    // through `hex` (formatting them with `{:x}` cost a thousand instructions a request).
+    let tail = (u128::from(micros) << RANDOM_BITS) | (random >> (128 - RANDOM_BITS));
+    let mut hex_digits = [0u8; 32];
+    hex::encode_to_slice(tail.to_be_bytes(), &mut hex_digits).expect("16 bytes are 32 hex digits");
     let mut id = String::with_capacity(48);
-    write!(id, "gen-{}-{micros:05x}{:027x}", now.timestamp(), random >> (128 - RANDOM_BITS))
-        .expect("writing to a String");
+    write!(id, "gen-{}-", now.timestamp()).expect("writing to a String");
+    id.push_str(std::str::from_utf8(&hex_digits).expect("hex is ASCII"));
     id
 }
 

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use axum::http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderValue};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::http::{HttpClient, UpstreamResponse};
+use super::http::{HttpClient, UpstreamResponse, plain_http_host};
 use super::keys::KeyPool;
 use super::{ProviderError, ProviderKind, anthropic, gemini, openai, retry_after};
 use crate::config::ProviderConfig;
@@ -19,9 +19,10 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// A provider's fixed endpoints (`{base}{path}` for paths without a model in them), parsed
 /// once: a URL is parsed and normalised with `url` (6,600 instructions, 3 % of a request) and
-/// then parsed again as a `Uri`, while a parsed `Uri` is only cloned.
+/// then parsed again as a `Uri`, while a parsed `Uri` is only cloned. Plain-HTTP endpoints also
+/// keep their `Host` value (`http::plain_http_host`).
 #[derive(Debug)]
-pub(super) struct Endpoints(Vec<(&'static str, Uri)>);
+pub(super) struct Endpoints(Vec<(&'static str, Uri, Option<HeaderValue>)>);
 
 impl Endpoints {
     pub(super) fn new(config: &ProviderConfig) -> Self {
@@ -31,13 +32,16 @@ impl Endpoints {
             ProviderKind::Gemini => &[],
         };
         // A base URL that does not parse keeps the string path, whose error is reported then.
-        let parsed =
-            paths.iter().filter_map(|path| Some((*path, upstream_uri(&format!("{}{path}", config.base_url))?)));
+        let parsed = paths.iter().filter_map(|path| {
+            let uri = upstream_uri(&format!("{}{path}", config.base_url))?;
+            let host = plain_http_host(&uri);
+            Some((*path, uri, host))
+        });
         Self(parsed.collect())
     }
 
-    fn get(&self, path: &str) -> Option<&Uri> {
-        self.0.iter().find(|(fixed, _)| *fixed == path).map(|(_, url)| url)
+    fn get(&self, path: &str) -> Option<(&Uri, Option<&HeaderValue>)> {
+        self.0.iter().find(|(fixed, ..)| *fixed == path).map(|(_, uri, host)| (uri, host.as_ref()))
     }
 }
 
@@ -103,10 +107,12 @@ impl<'a> UpstreamClient<'a> {
 
     /// The `Uri` of `{base}{path}`; `BadUrl` when the two do not make one (a base URL that
     /// config accepted always does with the gateway's own paths).
-    fn uri(&self, path: &str) -> Result<Uri, ProviderError> {
+    /// The URL for `path`, and its `Host` value when it was made ahead.
+    fn uri(&self, path: &str) -> Result<(Uri, Option<HeaderValue>), ProviderError> {
         match self.endpoints.get(path) {
-            Some(uri) => Ok(uri.clone()),
+            Some((uri, host)) => Ok((uri.clone(), host.cloned())),
             None => upstream_uri(&format!("{}{path}", self.config.base_url))
+                .map(|uri| (uri, None))
                 .ok_or_else(|| ProviderError::BadUrl { provider: self.config.id.clone() }),
         }
     }
@@ -116,11 +122,15 @@ impl<'a> UpstreamClient<'a> {
         &self,
         method: Method,
         path: &str,
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, ProviderError> {
         let provider = self.config.id.as_str();
-        let uri = self.uri(path)?;
+        let (uri, host) = self.uri(path)?;
+        if let Some(host) = host {
+            // A configured `Host` header wins, as it would over the one hyper-util writes.
+            headers.entry(HOST).or_insert(host);
+        }
         match tokio::time::timeout(self.first_byte, self.http.send(method, uri, headers, body)).await {
             Err(_) => Err(ProviderError::Timeout { provider: provider.to_owned() }),
             Ok(Err(err)) => Err(ProviderError::transport(provider, err)),
@@ -214,12 +224,15 @@ mod tests {
         let endpoints = Endpoints::new(&ProviderConfig::new("openai", ProviderKind::OpenAi, "http://127.0.0.1:9/v1"));
         for path in [openai::CHAT_PATH, openai::EMBEDDINGS_PATH] {
             let expected: Uri = format!("http://127.0.0.1:9/v1{path}").parse().unwrap();
-            assert_eq!(endpoints.get(path), Some(&expected));
+            let host = HeaderValue::from_static("127.0.0.1:9");
+            assert_eq!(endpoints.get(path), Some((&expected, Some(&host))), "plain HTTP: its Host made ahead");
         }
         assert_eq!(endpoints.get("/models"), None, "other paths keep the string");
 
         let anthropic = Endpoints::new(&ProviderConfig::new("anthropic", ProviderKind::Anthropic, "https://a.example"));
-        assert_eq!(anthropic.get(anthropic::MESSAGES_PATH).unwrap(), "https://a.example/v1/messages");
+        let (uri, host) = anthropic.get(anthropic::MESSAGES_PATH).unwrap();
+        assert_eq!(uri, "https://a.example/v1/messages");
+        assert_eq!(host, None, "over TLS hyper-util writes Host once it knows the connection is HTTP/1");
         let gemini = Endpoints::new(&ProviderConfig::new("google", ProviderKind::Gemini, "https://g.example"));
         assert!(gemini.0.is_empty(), "Gemini paths name the model");
         let broken = Endpoints::new(&ProviderConfig::new("x", ProviderKind::OpenAi, "not a url"));

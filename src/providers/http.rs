@@ -105,6 +105,24 @@ impl HttpClient {
     }
 }
 
+/// The `Host` header value for a plain `http://` URL: `host`, with `:port` unless it is 80,
+/// as hyper-util writes it. Made once per endpoint and set on its requests: hyper-util would
+/// otherwise format it for every request (2,300 instructions, 1.6 % of a request). Only for
+/// plain HTTP, where the connection is always HTTP/1; over TLS, ALPN may pick HTTP/2, which
+/// carries the host as `:authority` and must not get a `Host` header as well (hyper-util adds
+/// one only once it knows the connection is HTTP/1).
+pub fn plain_http_host(uri: &Uri) -> Option<HeaderValue> {
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let host = uri.host()?;
+    let value = match uri.port_u16() {
+        Some(port) if port != 80 => HeaderValue::from_str(&format!("{host}:{port}")),
+        _ => HeaderValue::from_str(host),
+    };
+    value.ok()
+}
+
 /// A connector whose whole connect (TCP, the proxy's `CONNECT`, the TLS handshake) must finish
 /// within `timeout`; running late is an `io::ErrorKind::TimedOut` cause, so
 /// `TransportError::is_timeout` sees it.

@@ -34,6 +34,10 @@ async fn forwards_to_openai_with_provider_key_and_native_model() {
     assert_eq!(upstream.path, "/v1/chat/completions");
     assert_eq!(upstream.headers["authorization"], format!("Bearer {}", arouter::mock::MOCK_API_KEY));
     assert_eq!(upstream.json()["model"], "gpt-5.4");
+    // One `Host`, the upstream's authority (the gateway writes it ahead for plain-HTTP endpoints).
+    let base: reqwest::Url = h.mock.openai_base_url().parse().unwrap();
+    let hosts: Vec<_> = upstream.headers.get_all("host").iter().collect();
+    assert_eq!(hosts, [format!("127.0.0.1:{}", base.port().unwrap()).as_str()]);
     for (name, value) in &upstream.headers {
         assert!(!value.to_str().unwrap_or("").contains(&key), "client key leaked upstream in {name}");
     }

@@ -252,3 +252,14 @@ async fn pooled_connections_are_watched_by_tcp_keepalive() {
     }
     assert_eq!(kind, Some(2), "keep-alive timer on the idle pooled connection {client_end}");
 }
+
+#[test]
+fn plain_http_hosts_are_written_as_hyper_util_writes_them() {
+    let host = |url: &str| super::plain_http_host(&url.parse::<Uri>().unwrap());
+    assert_eq!(host("http://127.0.0.1:9090/v1/chat/completions").unwrap(), "127.0.0.1:9090");
+    assert_eq!(host("http://llm.internal/v1/chat/completions").unwrap(), "llm.internal");
+    assert_eq!(host("http://llm.internal:80/v1").unwrap(), "llm.internal", "the default port is left out");
+    assert_eq!(host("http://[::1]:8000/v1").unwrap(), "[::1]:8000");
+    assert_eq!(host("https://api.openai.com/v1/chat/completions"), None, "TLS may negotiate HTTP/2");
+    assert_eq!(host("http://llm.internal:443/v1").unwrap(), "llm.internal:443");
+}
