@@ -6,7 +6,7 @@ use arouter::mock::MOCK_API_KEY;
 use arouter::usage::GenerationRecord;
 use serde_json::{Value, json};
 
-use crate::common::{Harness, assert_error, sse_events};
+use crate::common::{Harness, assert_error, chat, sse_events};
 
 fn openai_body(stream: bool) -> Value {
     json!({
@@ -238,4 +238,18 @@ async fn an_upstream_error_body_never_carries_the_provider_key() {
     assert!(!text.contains(leaky), "{text}");
     assert!(text.contains("[redacted] provided"), "{text}");
     assert_eq!(h.mock.requests().pop().unwrap().headers["authorization"], format!("Bearer {leaky}").as_str());
+}
+
+#[tokio::test]
+async fn unknown_paths_under_the_api_prefixes_are_not_found_and_reach_no_upstream() {
+    let h = Harness::start().await;
+    let key = h.api_key().await;
+    let body = chat("openai/gpt-5.4");
+    // `/v1/…` and `/api/v1/…` look like `/{provider}/{*rest}` to the router; they must not be
+    // taken for providers named `v1` or `api`.
+    for path in ["/v1/nosuch", "/api/v1/nosuch", "/v1beta/nosuch", "/api/v1/keys/a/b", "/v1"] {
+        let response = h.post(path, &key).json(&body).send().await.unwrap();
+        assert_error(response, 404, "not_found_error", &format!("no route for POST {path}")).await;
+    }
+    assert_eq!(h.upstream_calls(), 0);
 }
