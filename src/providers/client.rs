@@ -105,9 +105,9 @@ impl<'a> UpstreamClient<'a> {
         headers
     }
 
-    /// The `Uri` of `{base}{path}`; `BadUrl` when the two do not make one (a base URL that
-    /// config accepted always does with the gateway's own paths).
-    /// The URL for `path`, and its `Host` value when it was made ahead.
+    /// The `Uri` of `{base}{path}`, with its `Host` value when that was made ahead (fixed
+    /// plain-HTTP endpoints); `BadUrl` when the two do not make one (a base URL that config
+    /// accepted always does with the gateway's own paths).
     fn uri(&self, path: &str) -> Result<(Uri, Option<HeaderValue>), ProviderError> {
         match self.endpoints.get(path) {
             Some((uri, host)) => Ok((uri.clone(), host.cloned())),
