@@ -85,12 +85,8 @@ impl HttpClient {
         mut headers: HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, TransportError> {
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, self.user_agent.clone());
-        }
-        if !headers.contains_key(ACCEPT) {
-            headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
-        }
+        headers.entry(USER_AGENT).or_insert_with(|| self.user_agent.clone());
+        headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
         if let Some(auth) = self.proxies.plain_http_auth(&uri) {
             headers.entry(PROXY_AUTHORIZATION).or_insert(auth);
         }
