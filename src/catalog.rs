@@ -18,9 +18,11 @@ const BUILTIN: &str = include_str!("../catalog/models.toml");
 #[serde(deny_unknown_fields)]
 pub struct RawModel {
     pub id: String,
+    /// The id the upstream knows, when it is not the part of `id` after the slash.
     pub native: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
+    /// Unix seconds.
     pub created: Option<i64>,
     pub context_length: Option<u64>,
     pub max_completion_tokens: Option<u64>,
@@ -30,10 +32,13 @@ pub struct RawModel {
     /// USD per million prompt tokens, as a decimal string (`"0.28"`) or a TOML number (`0.28`).
     #[serde(default, deserialize_with = "usd")]
     pub prompt: Option<String>,
+    /// USD per million completion tokens, written like `prompt`.
     #[serde(default, deserialize_with = "usd")]
     pub completion: Option<String>,
+    /// USD per million cached prompt tokens read; the prompt price when absent.
     #[serde(default, deserialize_with = "usd")]
     pub cache_read: Option<String>,
+    /// USD per million prompt tokens written to the cache; the prompt price when absent.
     #[serde(default, deserialize_with = "usd")]
     pub cache_write: Option<String>,
 }
@@ -66,13 +71,17 @@ struct RawCatalog {
 pub struct ModelInfo {
     /// `provider/model`.
     pub id: String,
+    /// The slug before the slash in `id`, which picks the upstream.
     pub provider: String,
     /// The id the upstream knows.
     pub native: String,
     pub name: String,
     pub description: String,
+    /// Unix seconds; 0 when the catalog does not say.
     pub created: i64,
     pub context_length: Option<u64>,
+    /// Output-token ceiling: the default `max_tokens` for Anthropic, and a bound on a request's
+    /// worst-case cost when the client sets none.
     pub max_completion_tokens: Option<u64>,
     pub input_modalities: Vec<String>,
     pub output_modalities: Vec<String>,
@@ -194,6 +203,7 @@ impl Catalog {
         Ok(())
     }
 
+    /// The model with exactly this public id (`find` also takes the provider's own id).
     pub fn get(&self, id: &str) -> Option<&ModelInfo> {
         self.by_id.get(id).map(|&i| &self.models[i])
     }
@@ -203,6 +213,7 @@ impl Catalog {
         self.get(id).or_else(|| self.by_native.get(id).map(|&i| &self.models[i]))
     }
 
+    /// Every model in the order it was first added (built-ins first), as `/v1/models` lists them.
     pub fn models(&self) -> &[ModelInfo] {
         &self.models
     }

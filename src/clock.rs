@@ -22,6 +22,7 @@ impl Clock {
         Self::Manual(Arc::new(AtomicI64::new(start.timestamp_millis())))
     }
 
+    /// The current time: the system's, or wherever a manual clock stands.
     pub fn now(&self) -> DateTime<Utc> {
         match self {
             Self::System => Utc::now(),

@@ -26,6 +26,7 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What the `arouter` binary was asked to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
@@ -97,6 +98,7 @@ pub struct RawConfig {
     /// `[providers.<slug>]`: the built-ins and any OpenAI-compatible (or other) provider.
     #[serde(default)]
     pub providers: indexmap::IndexMap<String, RawProvider>,
+    /// `[[models]]`: new models, or overrides of built-in ones by id (`Catalog::merge`).
     #[serde(default)]
     pub models: Vec<RawModel>,
     /// Let keys with a spend limit use models that have no price (they cost 0).
@@ -113,7 +115,9 @@ pub struct RawConfig {
 pub struct RawRouting {
     /// Retries of one provider within one request.
     pub max_retries: Option<u32>,
+    /// First backoff ceiling in milliseconds; it doubles with each retry.
     pub backoff_base_ms: Option<u64>,
+    /// Largest backoff ceiling, in milliseconds.
     pub backoff_max_ms: Option<u64>,
     /// Longest upstream `Retry-After` the gateway waits out before trying elsewhere.
     pub max_retry_after_secs: Option<u64>,
@@ -123,12 +127,15 @@ pub struct RawRouting {
     pub retry_budget_reserve: Option<u32>,
     /// Consecutive failures that open a provider's circuit.
     pub breaker_failures: Option<u32>,
+    /// How long an open circuit refuses traffic before it lets one probe through.
     pub breaker_cooldown_secs: Option<u64>,
 }
 
+/// `[timeouts]`, in seconds; an absent one keeps its `Timeouts::default` value.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTimeouts {
+    /// Longest wait to connect to an upstream.
     pub connect_secs: Option<u64>,
     /// Longest wait for an upstream's response headers (or first byte of a stream).
     pub first_byte_secs: Option<u64>,
@@ -155,6 +162,7 @@ impl std::fmt::Debug for Secret {
 pub struct ProviderConfig {
     /// The slug used in model ids and allow-lists (`openai`).
     pub id: String,
+    /// The wire format it speaks, which decides the dialect and how credentials are sent.
     pub kind: ProviderKind,
     /// Base URL without a trailing slash.
     pub base_url: String,
@@ -205,7 +213,9 @@ impl ProviderConfig {
 /// Upstream timeouts.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
+    /// Longest wait to connect to an upstream.
     pub connect: Duration,
+    /// Longest wait for an upstream's response headers (long: reasoning models think first).
     pub first_byte: Duration,
     /// Upstream silence after which a stream gets a keep-alive (15 s, as DESIGN §3 says).
     pub keep_alive: Duration,
@@ -238,10 +248,15 @@ impl Default for Timeouts {
 pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
+    /// The bootstrap management key from flags or environment; held in memory, never stored.
     pub management_key: Option<Secret>,
+    /// Point the built-in providers at in-process mock upstreams (offline demo).
     pub mock_upstreams: bool,
+    /// Every provider, built-ins without a key included; `ProviderConfig::is_configured` says
+    /// which can be called.
     pub providers: Vec<ProviderConfig>,
     pub catalog: Catalog,
+    /// Let keys with a spend limit use models that have no price (they cost 0).
     pub allow_unpriced_models: bool,
     pub timeouts: Timeouts,
     /// Retries and the retry budget.
@@ -270,8 +285,10 @@ pub enum ConfigError {
     /// Names the line but does not quote it: the line might hold a secret written inline.
     #[error("config file {path}, line {line}: {message}")]
     Parse { path: PathBuf, line: usize, message: String },
+    /// A value that parses but is out of range or inconsistent; the message names the setting.
     #[error("config: {0}")]
     Invalid(String),
+    /// A `[[models]]` entry that is not a valid catalog entry.
     #[error("config: {0}")]
     Catalog(#[from] crate::catalog::CatalogError),
 }
@@ -302,12 +319,15 @@ impl Config {
         self.providers.iter().find(|p| p.id == id)
     }
 
+    /// The provider with this slug, to adjust after resolving (tests, and `mock_upstreams`
+    /// pointing the built-ins at the mock).
     pub fn provider_mut(&mut self, id: &str) -> Option<&mut ProviderConfig> {
         self.providers.iter_mut().find(|p| p.id == id)
     }
 }
 
 impl RawConfig {
+    /// Reads and parses the file; a parse error names the path and line, never the line's text.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         Self::parse(&text).map_err(|(line, message)| ConfigError::Parse { path: path.into(), line, message })

@@ -40,12 +40,14 @@ pub struct Identity<'a> {
     pub id: &'a str,
     /// The public model id.
     pub model: &'a str,
+    /// `None` when the model has no known price: it costs 0.
     pub pricing: Option<&'a Pricing>,
     /// Bytes of prompt, for an estimate if the upstream reports no usage.
     pub prompt_bytes: usize,
 }
 
 impl Identity<'_> {
+    /// What `usage` costs at this model's price, in nano-USD; 0 when unpriced.
     pub fn cost(&self, usage: &Usage) -> i64 {
         self.pricing.map_or(0, |p| p.cost(usage))
     }

@@ -106,6 +106,7 @@ pub struct RateLimitHeaders {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub kind: ErrorKind,
+    /// Shown to the client as is, so never upstream text, hostnames or secrets.
     pub message: Cow<'static, str>,
     /// Seconds for a `Retry-After` header (429/503).
     pub retry_after: Option<u64>,
@@ -114,22 +115,27 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error of `kind` without `Retry-After` or rate-limit headers; `message` reaches the client.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Self { kind, message: message.into(), retry_after: None, rate_limit: None }
     }
 
+    /// A 400 for the client's own input; the message should name the field at fault.
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::BadRequest, message)
     }
 
+    /// A 401: the key is missing, unknown, disabled, deleted or expired.
     pub fn unauthenticated(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Unauthenticated, message)
     }
 
+    /// A 403: the key is valid but may not do this (wrong key type, allow-list).
     pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Forbidden, message)
     }
 
+    /// A 404 for an unknown resource (a model, key or generation).
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::NotFound, message)
     }
@@ -140,16 +146,19 @@ impl ApiError {
         Self::new(ErrorKind::Internal, "internal error")
     }
 
+    /// Sets the `Retry-After` seconds (`None` clears it), e.g. passed on from an upstream 429.
     pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
         self.retry_after = seconds;
         self
     }
 
+    /// Adds the `X-RateLimit-*` headers of a refusal by the key's own rate limit.
     pub fn with_rate_limit(mut self, headers: RateLimitHeaders) -> Self {
         self.rate_limit = Some(headers);
         self
     }
 
+    /// The HTTP status, from `ErrorKind`'s one table.
     pub fn status(&self) -> StatusCode {
         self.kind.status()
     }

@@ -102,6 +102,8 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// Builds the guarded client. Clone a `Fetcher` rather than building one per request: each
+    /// build is a new connection pool.
     pub fn new(policy: FetchPolicy) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -23,11 +23,14 @@ pub use spend::{LimitReset, Spend};
 /// A key's configuration as stored: everything but its spend.
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
+    /// SHA-256 of the plaintext: the primary key and the API's `hash` (the plaintext is never
+    /// stored).
     pub hash: KeyHash,
     pub name: String,
     /// Masked form of the plaintext (`lr_live_abc...f09`), safe to show anywhere.
     pub label: String,
     pub key_type: KeyType,
+    /// Refused (401) while set, but kept, listed, and re-enabled by a PATCH.
     pub disabled: bool,
     /// Spend cap in nano-USD; `None` is unlimited.
     pub limit_nano: Option<i64>,
@@ -40,8 +43,12 @@ pub struct KeyRecord {
     /// Requests (and optionally tokens) per minute; `None` is no rate limit.
     pub rate_limit: Option<RateLimit>,
     pub created_at: DateTime<Utc>,
+    /// `None` until the first PATCH.
     pub updated_at: Option<DateTime<Utc>>,
+    /// From this instant the key is refused (401); it stays listed.
     pub expires_at: Option<DateTime<Utc>>,
+    /// OpenRouter's field, stored and returned as the client set it; the gateway gives it no
+    /// meaning.
     pub creator_user_id: Option<String>,
 }
 

@@ -52,10 +52,12 @@ use crate::usage::ledger::LedgerTask;
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The database could not be opened, migrated or read.
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot start the mock upstreams: {0}")]
     Mock(std::io::Error),
+    /// The listener failed: reading its address, or while serving.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -222,6 +222,7 @@ impl MockUpstream {
         Ok(Self { addr, state, task: Some(task) })
     }
 
+    /// The loopback address it listens on, with the port the OS picked.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -33,21 +33,26 @@ pub enum ProviderKind {
 /// Why an upstream call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
+    /// No provider has this slug, or it has no key (503).
     #[error("provider '{0}' is not configured")]
     NotConfigured(String),
+    /// The provider's format cannot serve this endpoint (503).
     #[error("provider '{0}' is not supported on this endpoint yet")]
     Unsupported(String),
+    /// The upstream answered with a status other than 2xx.
     #[error("provider '{provider}' answered {status}")]
     Upstream {
         provider: String,
         status: StatusCode,
         /// The upstream's `error.message`, if it sent one; only shown for client-caused errors.
         message: Option<String>,
+        /// Seconds from the upstream's `Retry-After`, passed on with a 429 or 503.
         retry_after: Option<u64>,
         /// The provider has another upstream key in rotation, so a failure of this key's
         /// credentials or rate (401/403/429) can be retried at once with that one.
         another_key: bool,
     },
+    /// The upstream did not answer in time (504).
     #[error("provider '{provider}' did not answer in time")]
     Timeout { provider: String },
     #[error("could not reach provider '{provider}': {source}")]
@@ -62,6 +67,7 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// Sorts a transport error: a timeout becomes `Timeout` (504), anything else `Transport` (502).
     pub fn transport(provider: &str, err: TransportError) -> Self {
         if err.is_timeout() {
             Self::Timeout { provider: provider.to_owned() }
@@ -185,6 +191,8 @@ impl Upstream {
 }
 
 impl Providers {
+    /// Builds every provider's key pool, endpoints and credential headers once, and the one HTTP
+    /// client they share; nothing connects yet.
     pub fn new(config: &Config) -> Self {
         let http = HttpClient::new(config.timeouts.connect, config.proxies.clone());
         let upstreams = config.providers.iter().map(Upstream::new).collect();

@@ -39,6 +39,7 @@ pub struct Route {
     pub catalog_id: String,
     /// What the upstream is sent (`gpt-5.4`).
     pub native: String,
+    /// `None` when the catalog has no price: the request costs 0.
     pub pricing: Option<Pricing>,
 }
 

@@ -16,6 +16,7 @@ use crate::usage::Ledger;
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// The parts of `AppState`, built once by `App::build`; handlers reach them through `Deref`.
 #[derive(Debug)]
 pub struct Inner {
     pub config: Config,
@@ -27,6 +28,7 @@ pub struct Inner {
     pub resilience: Resilience,
     /// Where finished requests are recorded; written in batches by the ledger task.
     pub ledger: Ledger,
+    /// "Now" for key expiry and spend periods; tests use a manual clock.
     pub clock: Clock,
     /// Fetches client image URLs for providers that need inline bytes, refusing private and
     /// local addresses.
@@ -40,6 +42,7 @@ pub struct Inner {
 }
 
 impl AppState {
+    /// Wraps the parts once; clones share them.
     pub fn new(inner: Inner) -> Self {
         Self(Arc::new(inner))
     }

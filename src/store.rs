@@ -23,10 +23,13 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Only `sqlite:` URLs are supported so far; the URL is shown without its password.
     #[error("unsupported database url (expected sqlite://…): {0}")]
     UnsupportedUrl(String),
+    /// A stored value that does not read back (a bad hash, timestamp, list or enum name).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// `inject_write_failures` is on (tests only).
     #[error("write failure injected for testing")]
     Injected,
 }
@@ -47,6 +50,7 @@ impl Store {
         }
     }
 
+    /// Stores a new key; fails if its hash is already stored (deleted keys included).
     pub async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(s) => s.insert_key(key).await,
@@ -97,6 +101,8 @@ impl Store {
         }
     }
 
+    /// The ledger row with this id; `None` when there is none, or none yet (the ledger writes in
+    /// batches).
     pub async fn get_generation(&self, id: &str) -> Result<Option<GenerationRecord>, StoreError> {
         match self {
             Self::Sqlite(s) => s.get_generation(id).await,

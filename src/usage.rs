@@ -18,12 +18,17 @@ pub use pricing::Pricing;
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Prompt tokens read from the provider's cache; part of `prompt_tokens`, not added to it.
     pub cached_tokens: u64,
+    /// Prompt tokens written to the cache; also part of `prompt_tokens`.
     pub cache_write_tokens: u64,
+    /// Part of `completion_tokens`, not added to it.
     pub reasoning_tokens: u64,
 }
 
 impl Usage {
+    /// Prompt plus completion (cached and reasoning tokens are already inside them); saturates
+    /// rather than overflowing.
     pub fn total_tokens(&self) -> u64 {
         self.prompt_tokens.saturating_add(self.completion_tokens)
     }
@@ -34,6 +39,7 @@ impl Usage {
 pub struct GenerationRecord {
     /// `gen-<unix>-<32 hex>`, also the response `id` and `X-Generation-Id`.
     pub id: String,
+    /// The key that sent it; key spend is summed from these rows.
     pub key_hash: KeyHash,
     /// Which surface served it: `chat.completions` or `embeddings`.
     pub api: String,
@@ -42,6 +48,7 @@ pub struct GenerationRecord {
     pub provider: String,
     /// The id the upstream was sent (`gpt-5.4`).
     pub native_model: String,
+    /// When the request arrived; its cost counts in the spend period of this instant.
     pub created_at: DateTime<Utc>,
     /// Time from arrival to the upstream's first byte, when there was one.
     pub first_byte_ms: Option<i64>,
@@ -50,12 +57,14 @@ pub struct GenerationRecord {
     pub usage: Usage,
     /// True when the upstream never reported usage and the counts are our estimate.
     pub usage_estimated: bool,
+    /// In nano-USD; 0 for an unpriced model.
     pub cost_nano: i64,
     /// HTTP status the client got (499 when the client went away first).
     pub status: u16,
     pub streamed: bool,
     /// The client disconnected before the response ended.
     pub cancelled: bool,
+    /// In OpenAI's vocabulary; `None` when the answer never said why it ended.
     pub finish_reason: Option<String>,
 }
 

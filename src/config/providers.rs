@@ -66,6 +66,7 @@ pub struct RawProvider {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawKey {
+    /// The environment variable that holds the key, so the file itself never holds a secret.
     pub env: String,
     /// Share of requests relative to the other keys (1 to 1000; default 1).
     pub weight: Option<u32>,
@@ -98,6 +99,7 @@ pub struct UpstreamKey {
     /// Where it came from (the variable's name), for log lines; never the key.
     pub name: String,
     pub secret: Secret,
+    /// Share of requests relative to the provider's other keys (smooth weighted round robin).
     pub weight: u32,
 }
 

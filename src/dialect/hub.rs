@@ -57,6 +57,7 @@ impl Dialect {
         }
     }
 
+    /// A client's body in this format → the neutral request; a 400 naming the field when invalid.
     pub fn decode_request(self, body: &[u8]) -> Result<llm::ChatRequest, ApiError> {
         match self {
             Self::OpenAi => openai::decode::request(body),
@@ -65,6 +66,8 @@ impl Dialect {
         }
     }
 
+    /// The neutral request → this format's body for `target`; a 400 when the request holds
+    /// something this format cannot carry (a non-text system prompt for Anthropic, say).
     pub fn encode_request(self, request: &llm::ChatRequest, target: Target<'_>) -> Result<Vec<u8>, ApiError> {
         match self {
             Self::OpenAi => openai::encode::request(request, target),
@@ -73,6 +76,8 @@ impl Dialect {
         }
     }
 
+    /// An upstream's 2xx body in this format → the neutral answer; `InvalidResponse` (a 502) when
+    /// it is not one.
     pub fn decode_response(self, body: &[u8]) -> Result<llm::ChatResponse, InvalidResponse> {
         match self {
             Self::OpenAi => openai::decode::response(body),
@@ -81,6 +86,8 @@ impl Dialect {
         }
     }
 
+    /// The neutral answer → this format's body, with `who`'s id and model in place of the
+    /// upstream's.
     pub fn encode_response(self, response: &llm::ChatResponse, who: Identity<'_>) -> Vec<u8> {
         match self {
             Self::OpenAi => openai::encode::response(response, who),
@@ -89,6 +96,7 @@ impl Dialect {
         }
     }
 
+    /// A decoder for one upstream stream in this format. It is stateful: use one per stream.
     pub fn stream_decoder(self) -> StreamDecoder {
         match self {
             Self::OpenAi => StreamDecoder::OpenAi(openai::decode::StreamDecoder::new()),
@@ -116,6 +124,8 @@ pub enum StreamDecoder {
 }
 
 impl StreamDecoder {
+    /// Decodes one upstream frame. An `Err` ends the stream: the upstream reported an error
+    /// in-band or sent a frame that is not a stream event.
     pub fn push(&mut self, frame: &SseFrame) -> Result<Vec<Event>, ApiError> {
         match self {
             Self::OpenAi(d) => d.push(frame),
@@ -124,6 +134,8 @@ impl StreamDecoder {
         }
     }
 
+    /// The upstream closed the stream: fine once it said the answer is complete, otherwise an
+    /// `Err` (the answer was cut short).
     pub fn finish(&mut self) -> Result<Vec<Event>, ApiError> {
         match self {
             Self::OpenAi(d) => d.finish(),
@@ -132,6 +144,8 @@ impl StreamDecoder {
         }
     }
 
+    /// Whether the upstream has said the answer is complete (`[DONE]`, `message_stop`, a Gemini
+    /// finish reason), so that closing now is not a failure.
     pub fn is_done(&self) -> bool {
         match self {
             Self::OpenAi(d) => d.is_done(),
@@ -150,6 +164,8 @@ pub enum StreamEncoder {
 }
 
 impl StreamEncoder {
+    /// Appends the client's frames for one event to `out`. Some write nothing yet: Anthropic
+    /// holds the stop reason for `finish`, Gemini holds a tool call until it is whole.
     pub fn push(&mut self, event: &Event, out: &mut BytesMut) {
         match self {
             Self::OpenAi(e) => e.push(event, out),
@@ -158,6 +174,8 @@ impl StreamEncoder {
         }
     }
 
+    /// Appends the closing frames after a stream that ended cleanly: whatever was held (stop
+    /// reason, usage) and any terminator.
     pub fn finish(&mut self, out: &mut BytesMut) {
         match self {
             Self::OpenAi(e) => e.finish(out),
@@ -166,6 +184,7 @@ impl StreamEncoder {
         }
     }
 
+    /// Appends a final error event in the client's format; nothing is written after it.
     pub fn error(&mut self, err: &ApiError, out: &mut BytesMut) {
         match self {
             Self::OpenAi(e) => e.error(err, out),

@@ -31,6 +31,7 @@ impl<'a> RawObject<'a> {
         Ok(serde_json::from_slice(bytes)?)
     }
 
+    /// The value of `key` exactly as sent; `None` when absent (a JSON `null` is `Some`).
     pub fn get(&self, key: &str) -> Option<&RawValue> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
@@ -49,11 +50,13 @@ impl<'a> RawObject<'a> {
         self.set(key, raw);
     }
 
+    /// Takes `key` out so it is not forwarded (gateway-only fields); the rest keep their order.
     pub fn remove(&mut self, key: &str) -> Option<Cow<'a, RawValue>> {
         let index = self.members.iter().position(|(k, _)| k == key)?;
         Some(self.members.remove(index).1)
     }
 
+    /// Member names, unescaped, in document order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.members.iter().map(|(k, _)| k.as_ref())
     }

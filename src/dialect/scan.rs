@@ -22,6 +22,7 @@ pub struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor at the start of `text`; nothing is read until a method asks.
     pub fn new(text: &'a str) -> Self {
         Self { text, at: 0 }
     }

@@ -39,6 +39,7 @@ pub struct Reservation {
 }
 
 impl Reservation {
+    /// The key the budget is held on; the ledger row names its hash.
     pub fn key(&self) -> &Arc<CachedKey> {
         &self.key
     }

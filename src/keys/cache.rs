@@ -23,6 +23,8 @@ pub struct CachedKey {
 }
 
 impl CachedKey {
+    /// Settled spend as seen at `now` (past periods read 0); holds of requests in flight are not
+    /// included.
     pub fn spend_view(&self, now: DateTime<Utc>) -> SpendView {
         self.spend.lock().expect("spend lock poisoned").view(now)
     }
@@ -43,6 +45,8 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
+    /// The key with this hash unless deleted; disabled and expired keys are returned too, for the
+    /// caller to refuse.
     pub fn get(&self, hash: &KeyHash) -> Option<Arc<CachedKey>> {
         self.keys.read().expect("key cache poisoned").get(hash).cloned()
     }
@@ -64,6 +68,7 @@ impl KeyCache {
         Some(key)
     }
 
+    /// Drops a deleted key, so its next request fails; requests already holding its `Arc` finish.
     pub fn remove(&self, hash: &KeyHash) -> Option<Arc<CachedKey>> {
         self.keys.write().expect("key cache poisoned").remove(hash)
     }
@@ -75,6 +80,7 @@ impl KeyCache {
         all
     }
 
+    /// Whether an enabled management key exists, so that start-up need not create a bootstrap one.
     pub fn has_management_key(&self) -> bool {
         self.keys
             .read()

@@ -33,6 +33,7 @@ const MAX_LIMIT_USD: f64 = 1.0e9;
 pub struct KeyChanges {
     pub name: Option<String>,
     pub disabled: Option<bool>,
+    /// The spend cap in nano-USD, converted from the client's `limit` in USD.
     pub limit_nano: Option<Option<i64>>,
     pub limit_reset: Option<Option<LimitReset>>,
     pub allowed_providers: Option<Option<Vec<String>>>,

@@ -18,6 +18,7 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    /// The name stored in the database and shown in the key object (`regular`, `management`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Regular => "regular",
@@ -25,6 +26,7 @@ impl KeyType {
         }
     }
 
+    /// Reads a stored name back; `None` for anything else (a corrupt row).
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "regular" => Some(Self::Regular),
@@ -57,6 +59,8 @@ impl KeyType {
 pub struct KeyHash(pub [u8; 32]);
 
 impl KeyHash {
+    /// Hashes a presented or new key; lookups compare hashes, so no secret comparison runs in a
+    /// loop.
     pub fn of(plaintext: &str) -> Self {
         Self(Sha256::digest(plaintext.as_bytes()).into())
     }
@@ -68,6 +72,7 @@ impl KeyHash {
         Some(Self(out))
     }
 
+    /// The lowercase 64-hex form used in URLs, the API and the database.
     pub fn to_hex(self) -> String {
         // Into a buffer: `hex::encode` goes a `char` at a time (2,000 instructions a call, and
         // the ledger writer calls it for every row).
@@ -91,8 +96,10 @@ impl fmt::Debug for KeyHash {
 
 /// A freshly generated key: the plaintext (shown once) and what is stored of it.
 pub struct NewSecret {
+    /// Shown to the client once; never stored or logged.
     pub plaintext: String,
     pub hash: KeyHash,
+    /// The masked form (`label_of`), safe to store and show.
     pub label: String,
 }
 

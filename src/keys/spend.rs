@@ -15,6 +15,7 @@ pub enum LimitReset {
 }
 
 impl LimitReset {
+    /// The name stored in the database and used in the API (`daily`, `weekly`, `monthly`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Daily => "daily",
@@ -23,6 +24,7 @@ impl LimitReset {
         }
     }
 
+    /// Reads a stored or client-sent name; `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "daily" => Some(Self::Daily),
@@ -83,7 +85,10 @@ pub struct Spend {
 /// A snapshot of spend as shown in the key object, all in nano-USD.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SpendView {
+    /// Lifetime spend, what a limit without `limit_reset` is measured against.
     pub total: i64,
+    /// Spend in the UTC day containing the `now` the view was taken at; `weekly` and `monthly`
+    /// likewise.
     pub daily: i64,
     pub weekly: i64,
     pub monthly: i64,

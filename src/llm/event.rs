@@ -15,11 +15,13 @@ use crate::usage::Usage;
 /// Encoders must accept `Usage` and `Finish` in either order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// The upstream's message id and model; encoders write the gateway's own instead.
     Start {
         id: String,
         model: String,
     },
     TextDelta(String),
+    /// A fragment of reasoning text.
     ThinkingDelta(String),
     /// The signature that closes a thinking block.
     ThinkingSignature(String),
@@ -34,10 +36,14 @@ pub enum Event {
         index: u32,
         json: String,
     },
+    /// A cumulative usage snapshot; the last one wins.
     Usage(Usage),
+    /// Why the answer ended.
     Finish {
         reason: FinishReason,
+        /// The provider's own reason (`end_turn`, `STOP`…), for `native_finish_reason`.
         native: Option<String>,
+        /// The stop sequence that ended the answer, when the upstream says (Anthropic does).
         stop_sequence: Option<String>,
     },
 }

@@ -37,6 +37,7 @@ pub enum Part {
     },
     /// The assistant calling a tool.
     ToolCall {
+        /// The call's id, which the matching `ToolResult::call_id` names.
         id: String,
         name: String,
         /// Always a JSON object.
@@ -44,9 +45,11 @@ pub enum Part {
     },
     /// The result of a tool call, sent back in a user turn.
     ToolResult {
+        /// The `id` of the `ToolCall` this answers.
         call_id: String,
         /// Text and image parts.
         content: Vec<Part>,
+        /// The tool failed (Anthropic's `is_error`; OpenAI has no field for it).
         is_error: bool,
     },
     /// Reasoning text, with the provider's signature when it gave one (needed to replay it).
@@ -61,6 +64,7 @@ pub enum Part {
 }
 
 impl Part {
+    /// A text part without a cache marker, the common case.
     pub fn text(text: impl Into<String>) -> Self {
         Self::Text { text: text.into(), cache_control: None }
     }
@@ -80,14 +84,18 @@ pub struct Tool {
     pub description: Option<String>,
     /// JSON Schema of the arguments (an object schema).
     pub parameters: Value,
+    /// OpenAI's `strict`: the arguments must match `parameters` exactly.
     pub strict: Option<bool>,
+    /// Anthropic's prompt-caching marker, kept so caching survives translation.
     pub cache_control: Option<Value>,
 }
 
 /// Whether and which tool the model must call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolChoice {
+    /// The model decides whether to call a tool.
     Auto,
+    /// No tool may be called, though the tools stay in the request.
     None,
     /// Some tool must be called.
     Required,
@@ -98,8 +106,11 @@ pub enum ToolChoice {
 /// Requested output shape.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResponseFormat {
+    /// Plain text, the default.
     Text,
+    /// Any JSON object (OpenAI's JSON mode).
     JsonObject,
+    /// JSON that matches `schema`; `name` and `strict` as in OpenAI's `json_schema`.
     JsonSchema { name: String, schema: Value, strict: Option<bool> },
 }
 
@@ -123,10 +134,13 @@ pub struct ChatRequest {
     /// System text, in order.
     pub system: Vec<Part>,
     pub messages: Vec<Message>,
+    /// Output-token ceiling; `None` leaves it to the provider (Anthropic, which requires one,
+    /// then gets a default).
     pub max_tokens: Option<u64>,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub top_k: Option<u64>,
+    /// Stop sequences; empty for none.
     pub stop: Vec<String>,
     pub stream: bool,
     pub tools: Vec<Tool>,

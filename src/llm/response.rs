@@ -10,12 +10,17 @@ pub enum FinishReason {
     Stop,
     /// Out of output tokens or context.
     Length,
+    /// The model stopped to call tools.
     ToolCalls,
+    /// Withheld or cut by the provider's safety filter (Anthropic's `refusal`, Gemini's `SAFETY`
+    /// or a blocked prompt).
     ContentFilter,
+    /// The upstream gave `error` as the reason (OpenAI-format backends).
     Error,
 }
 
 impl FinishReason {
+    /// The OpenAI word (`stop`, `tool_calls`…), used in OpenAI bodies and in the ledger.
     pub fn as_openai(self) -> &'static str {
         match self {
             Self::Stop => "stop",
@@ -32,6 +37,7 @@ impl FinishReason {
 pub struct ChatResponse {
     /// The upstream's id (the gateway replaces it with its generation id on the way out).
     pub id: String,
+    /// The upstream's model id (the gateway writes the public id on the way out).
     pub model: String,
     /// Unix seconds.
     pub created: i64,

@@ -41,15 +41,19 @@ struct Slot {
 }
 
 impl KeyPool {
+    /// A pool with every key in rotation; `cooldown` is how long a key the upstream rejected sits
+    /// out.
     pub fn new(provider: &str, keys: Vec<UpstreamKey>, cooldown: Duration) -> Self {
         let slots = Mutex::new(vec![Slot::default(); keys.len()]);
         Self { provider: provider.to_owned(), keys: keys.into_boxed_slice(), slots, cooldown }
     }
 
+    /// No keys: a keyless provider, called without credentials; `pick` returns `None`.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
+    /// The key at an index `pick` returned; panics on any other index.
     pub fn secret(&self, index: usize) -> &Secret {
         &self.keys[index].secret
     }

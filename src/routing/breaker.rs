@@ -64,6 +64,7 @@ pub enum Admission {
 }
 
 impl Breaker {
+    /// A closed breaker: traffic flows until `policy.threshold` consecutive failures.
     pub fn new(policy: BreakerPolicy) -> Self {
         Self { policy, state: Mutex::new(State::Closed { failures: 0 }) }
     }
@@ -115,6 +116,8 @@ impl Breaker {
         }
     }
 
+    /// The state now, for `/metrics`. An open circuit whose cool-down is over reads `Open` until
+    /// a request comes to probe it.
     pub fn state(&self) -> CircuitState {
         match *self.state.lock().expect("breaker lock poisoned") {
             State::Closed { .. } => CircuitState::Closed,

@@ -53,12 +53,15 @@ impl Drop for ProbeGuard<'_> {
 }
 
 impl Resilience {
+    /// One health entry per configured provider slug in `providers`, built once at start.
     pub fn new<'a>(policy: RetryPolicy, breaker: BreakerPolicy, providers: impl IntoIterator<Item = &'a str>) -> Self {
         let providers =
             providers.into_iter().map(|id| (id.to_owned(), ProviderHealth::new(&policy, breaker))).collect();
         Self { policy, providers, unknown: ProviderHealth::new(&policy, breaker), fallbacks: AtomicU64::new(0) }
     }
 
+    /// The provider's health; slugs never configured share one spare entry, so lookups cannot
+    /// fail.
     pub fn health(&self, provider: &str) -> &ProviderHealth {
         self.providers.get(provider).unwrap_or(&self.unknown)
     }

@@ -40,6 +40,8 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure of `class`, its `retry_after` taken from the error's own `Retry-After`;
+    /// `another_key` starts false.
     pub fn new(error: ApiError, class: FailureClass) -> Self {
         let retry_after = error.retry_after.map(Duration::from_secs);
         Self { error, class, retry_after, another_key: false }

@@ -30,6 +30,7 @@ pub struct ProviderHealth {
 }
 
 impl ProviderHealth {
+    /// A provider with a closed circuit, a full retry budget and no latency seen yet.
     pub fn new(retry: &RetryPolicy, breaker: BreakerPolicy) -> Self {
         Self {
             breaker: Breaker::new(breaker),

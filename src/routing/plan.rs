@@ -44,6 +44,7 @@ pub enum Sort {
 /// The ordered candidates for one request.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Tried in order; never empty (`build` refuses a plan with no candidate left).
     pub candidates: Vec<Route>,
 }
 
@@ -161,6 +162,7 @@ impl Plan {
         Self { candidates: vec![route] }
     }
 
+    /// The candidate tried first; a plan always has one.
     pub fn first(&self) -> &Route {
         &self.candidates[0]
     }

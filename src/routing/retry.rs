@@ -65,6 +65,7 @@ pub struct RetryBudget {
 }
 
 impl RetryBudget {
+    /// A budget that starts full (`budget_reserve` retries), so a fresh provider can retry at once.
     pub fn new(policy: &RetryPolicy) -> Self {
         Self { ratio: policy.budget_ratio, cap: policy.budget_reserve, tokens: Mutex::new(policy.budget_reserve) }
     }

@@ -46,6 +46,7 @@ fn insert_generations_sql(rows: usize) -> &'static str {
     &all[rows.ilog2() as usize]
 }
 
+/// The SQLite (WAL) backend. Clones share its pools.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -80,6 +81,8 @@ fn parse_list(raw: Option<String>) -> Result<Option<Vec<String>>, StoreError> {
 }
 
 impl SqliteStore {
+    /// Opens the database (creating it if missing) and migrates it. Ledger writes get their own
+    /// one-connection pool, except in memory, where the database exists per connection.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -104,6 +107,7 @@ impl SqliteStore {
         Ok(Self { pool, ledger, fail_writes: Default::default() })
     }
 
+    /// Inserts into `api_keys`; a hash already there, even deleted, breaks its primary key.
     pub async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
         let (rpm, tpm) = rate_columns(k.rate_limit);
         sqlx::query(
@@ -132,6 +136,8 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Rewrites a live key's settings (not its hash, label, type or creation time); `false` if no
+    /// live key matched.
     pub async fn update_key(&self, k: &KeyRecord) -> Result<bool, StoreError> {
         let (rpm, tpm) = rate_columns(k.rate_limit);
         let done = sqlx::query(
@@ -157,6 +163,7 @@ impl SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Soft delete: stamps `deleted_at` and keeps the row; `false` if no live key matched.
     pub async fn delete_key(&self, hash: &KeyHash, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE api_keys SET deleted_at = ? WHERE hash = ? AND deleted_at IS NULL")
             .bind(ms(at))
@@ -166,6 +173,7 @@ impl SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Every key without `deleted_at`; a row that does not parse is `StoreError::Corrupt`.
     pub async fn load_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT hash, name, label, key_type, disabled, limit_nano, limit_reset, allowed_providers,
@@ -203,6 +211,8 @@ impl SqliteStore {
             .collect()
     }
 
+    /// Sums `cost_nano` per key over the whole ledger (a full scan, run at start), and over the
+    /// day, week and month that contain `now`.
     pub async fn spend_sums(&self, now: DateTime<Utc>) -> Result<HashMap<KeyHash, SpendView>, StoreError> {
         let day = ms(LimitReset::Daily.period_start(now));
         let week = ms(LimitReset::Weekly.period_start(now));
@@ -237,10 +247,13 @@ impl SqliteStore {
         Ok(sums)
     }
 
+    /// Makes `insert_generations` fail with `StoreError::Injected` (tests of a database outage).
     pub fn inject_write_failures(&self, on: bool) {
         self.fail_writes.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// One transaction on the ledger's own connection, in power-of-two statements; ids already
+    /// stored are skipped.
     pub async fn insert_generations(&self, rows: &[GenerationRecord]) -> Result<(), StoreError> {
         if self.fail_writes.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(StoreError::Injected);
@@ -280,6 +293,7 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The row with this id, or `None`; rows still queued in the ledger are not there yet.
     pub async fn get_generation(&self, id: &str) -> Result<Option<GenerationRecord>, StoreError> {
         let Some(row) =
             sqlx::query("SELECT * FROM generations WHERE id = ?").bind(id).fetch_optional(&self.pool).await?

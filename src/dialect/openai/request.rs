@@ -290,6 +290,7 @@ enum EmbeddingInput {
 }
 
 impl<'a> EmbeddingsRequest<'a> {
+    /// Validates a `/v1/embeddings` body, borrowing it; each problem is a 400 naming its field.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, ApiError> {
         let body = RawObject::parse(bytes).map_err(invalid_json)?;
         let model = field::<String>(&body, "model", "a string")?.ok_or_else(|| bad("'model' is required".into()))?;

@@ -12,11 +12,14 @@ use crate::usage::{Usage, estimate_tokens};
 /// A rewritten response and what it used.
 #[derive(Debug)]
 pub struct Rewritten {
+    /// The upstream's bytes with `id`, `model` and a priced `usage` spliced in.
     pub body: Vec<u8>,
     pub usage: Usage,
     /// True when the upstream sent no usage and `usage` is the gateway's estimate.
     pub estimated: bool,
+    /// In nano-USD; 0 for an unpriced model.
     pub cost_nano: i64,
+    /// The answer's `finish_reason` as the upstream wrote it, for the ledger.
     pub finish_reason: Option<String>,
 }
 

@@ -199,8 +199,11 @@ pub struct StreamRewriter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metered {
     pub usage: Usage,
+    /// True when the upstream never reported usage and `usage` is the gateway's estimate.
     pub estimated: bool,
+    /// In nano-USD; 0 for an unpriced model.
     pub cost_nano: i64,
+    /// `None` when the answer never said why it ended (cut short, or an error).
     pub finish_reason: Option<String>,
 }
 
@@ -231,6 +234,8 @@ impl Metered {
 }
 
 impl StreamRewriter {
+    /// `wants_usage_chunk`: send the final usage chunk (on unless the client set `include_usage`
+    /// to false); `created` (Unix seconds) dates a gateway-made error chunk.
     pub fn new(who: Identity<'_>, wants_usage_chunk: bool, created: i64) -> Self {
         Self {
             id: who.id.to_owned(),
@@ -248,6 +253,8 @@ impl StreamRewriter {
         }
     }
 
+    /// Whether any chunk has reached the client; until one has, a failure can still fall back to
+    /// another provider.
     pub fn forwarded_any(&self) -> bool {
         self.forwarded_any
     }

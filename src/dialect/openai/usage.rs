@@ -104,6 +104,7 @@ struct CompletionDetailsOut {
     reasoning_tokens: u64,
 }
 
+/// The usage object for a body the gateway builds, with `cost` converted to USD.
 pub fn render(usage: &Usage, cost_nano: i64) -> Rendered {
     Rendered {
         prompt_tokens: usage.prompt_tokens,

@@ -41,6 +41,7 @@ pub struct BusyPoll {
 }
 
 impl BusyPoll {
+    /// `window` is capped at `MAX_WINDOW`; nothing spins until `spawn_spinners`.
     pub fn new(window: Duration) -> Arc<Self> {
         Arc::new(Self {
             window_ns: u64::try_from(window.min(MAX_WINDOW).as_nanos()).unwrap_or(u64::MAX),

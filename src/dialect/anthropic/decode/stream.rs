@@ -48,6 +48,7 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
+    /// A decoder for one stream, before its `message_start`.
     pub fn new() -> Self {
         Self::default()
     }

@@ -67,6 +67,7 @@ pub struct StreamEncoder {
 }
 
 impl StreamEncoder {
+    /// An encoder for one stream; `message_start` carries `who`'s id and model.
     pub fn new(who: Identity<'_>) -> Self {
         Self {
             id: who.id.to_owned(),

@@ -37,6 +37,7 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
+    /// A decoder for one stream, before its first chunk.
     pub fn new() -> Self {
         Self::default()
     }

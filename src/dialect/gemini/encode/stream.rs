@@ -60,6 +60,7 @@ pub struct StreamEncoder {
 }
 
 impl StreamEncoder {
+    /// An encoder for one stream; every chunk carries `who`'s id and model.
     pub fn new(who: Identity<'_>) -> Self {
         Self {
             id: who.id.to_owned(),

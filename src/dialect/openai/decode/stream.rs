@@ -80,6 +80,7 @@ struct FunctionDelta {
 }
 
 impl StreamDecoder {
+    /// A decoder for one stream, before its first chunk.
     pub fn new() -> Self {
         Self::default()
     }
