@@ -145,10 +145,12 @@ impl<'a> UpstreamClient<'a> {
         }
     }
 
+    /// The provider's slug (`openai`, a configured id), for errors, metrics and the ledger.
     pub fn provider(&self) -> &str {
         &self.config.id
     }
 
+    /// The provider's wire format, which decides whether a request is forwarded or translated.
     pub fn kind(&self) -> ProviderKind {
         self.config.kind
     }

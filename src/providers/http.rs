@@ -160,10 +160,13 @@ where
 pub struct UpstreamResponse(Response<Incoming>);
 
 impl UpstreamResponse {
+    /// The upstream's status as it answered (Gemini's are normalised later, from the body).
     pub fn status(&self) -> StatusCode {
         self.0.status()
     }
 
+    /// The upstream's response headers, as they came: callers pick what they use (`Retry-After`,
+    /// the content type) and what the native and raw-proxy surfaces pass back (an allow-list).
     pub fn headers(&self) -> &HeaderMap {
         self.0.headers()
     }
